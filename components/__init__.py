@@ -1,0 +1,1 @@
+"""Kubeflow Pipelines components, one folder per stage; each body calls `empathy.stages`."""

@@ -1,0 +1,98 @@
+"""The training pipeline: corpus -> chat data -> LoRA MoE -> MLflow -> serving -> drift.
+
+Wiring only: the components do the work (components/<stage>/), this file
+connects them, sets caching and the training step's Kubernetes resources
+(H100 node pool, GPU limit, checkpoint PVC) from the config's `cluster`
+section. The same graph runs on kfp's local runner (`make demo`) and on
+Kubeflow Pipelines (`make pipelines` compiles training_pipeline.yaml).
+
+    from pipelines.training_pipeline import build_pipeline
+    pipeline_func = build_pipeline(load_pipeline_config("configs/pipeline/cluster.yaml"))
+"""
+
+from kfp import dsl, kubernetes
+from kfp.dsl import Artifact
+
+from components.deploy.component import deploy
+from components.evaluate.component import evaluate
+from components.ingest.component import ingest
+from components.monitor.component import monitor
+from components.pairs.component import pairs
+from components.register.component import register
+from components.split.component import split
+from components.summary.component import summary
+from components.train.component import train
+from components.validate.component import validate
+from empathy.config import ClusterConfig, PipelineConfig
+
+PIPELINE_NAME = "empathy-training"
+
+
+def configure_training(task: dsl.PipelineTask, cluster: ClusterConfig) -> None:
+    """Run the training step on the GPU node pool with checkpoints on a PVC."""
+    for key, value in cluster.train_node_selector.items():
+        kubernetes.add_node_selector(task, label_key=key, label_value=value)
+    for toleration in cluster.train_tolerations:
+        kubernetes.add_toleration(task, **toleration)
+    if cluster.train_gpus:
+        task.set_accelerator_type(cluster.train_accelerator).set_accelerator_limit(cluster.train_gpus)
+    task.set_cpu_request(cluster.train_cpu).set_memory_request(cluster.train_memory)
+    kubernetes.mount_pvc(task, pvc_name=cluster.checkpoint_pvc, mount_path=cluster.checkpoint_mount)
+
+
+def build_pipeline(cfg: PipelineConfig):
+    """The pipeline function, with the config's values as parameter defaults."""
+
+    @dsl.pipeline(name=PIPELINE_NAME, description="Counselling corpus to a served, monitored MoE LoRA chat model.")
+    def training_pipeline(
+        corpus_dir: str = cfg.corpus_dir,
+        ingest_config: dict = cfg.ingest.params(),
+        pairs_config: dict = cfg.pairs.params(),
+        validate_config: dict = cfg.validate_.params(),
+        split_config: dict = cfg.split.params(),
+        train_config: dict = cfg.train.params(),
+        evaluate_config: dict = cfg.evaluate.params(),
+        registry_config: dict = cfg.registry.params(),
+        deploy_config: dict = cfg.deploy.params(),
+        monitor_config: dict = cfg.monitor.params(),
+    ) -> Artifact:
+        ingest_task = ingest(corpus_dir=corpus_dir, config=ingest_config)
+        kubernetes.mount_pvc(ingest_task, pvc_name=cfg.cluster.data_pvc, mount_path=cfg.cluster.data_mount)
+        pairs_task = pairs(records=ingest_task.outputs["records"], config=pairs_config)
+        validate_task = validate(pairs=pairs_task.outputs["pairs"], config=validate_config)
+        split_task = split(
+            records=ingest_task.outputs["records"], pairs=pairs_task.outputs["pairs"],
+            accepted=validate_task.outputs["accepted"], ingest_rejected=ingest_task.outputs["rejected"],
+            pairs_rejected=pairs_task.outputs["rejected"], validate_rejected=validate_task.outputs["rejected"],
+            config=split_config,
+        )
+        train_task = train(splits=split_task.outputs["splits"], config=train_config, registry_config=registry_config,
+                           pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
+        configure_training(train_task, cfg.cluster)
+        train_task.set_caching_options(False)
+        evaluate_task = evaluate(model=train_task.outputs["model"], splits=split_task.outputs["splits"],
+                                 run_id=train_task.outputs["Output"], config=evaluate_config,
+                                 registry_config=registry_config)
+        evaluate_task.set_caching_options(False)
+        register_task = register(model=train_task.outputs["model"], splits=split_task.outputs["splits"],
+                                 run_id=train_task.outputs["Output"], registry_config=registry_config,
+                                 pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
+        register_task.after(evaluate_task)
+        register_task.set_caching_options(False)
+        deploy_task = deploy(model_uri=register_task.outputs["Output"], corpus_dir=corpus_dir, config=deploy_config,
+                             registry_config=registry_config)
+        kubernetes.mount_pvc(deploy_task, pvc_name=cfg.cluster.data_pvc, mount_path=cfg.cluster.data_mount)
+        deploy_task.set_caching_options(False)
+        monitor_task = monitor(splits=split_task.outputs["splits"], deployment=deploy_task.outputs["deployment"],
+                               config=monitor_config)
+        monitor_task.set_caching_options(False)
+        summary_task = summary(
+            splits=split_task.outputs["splits"], model=train_task.outputs["model"],
+            evaluation=evaluate_task.outputs["evaluation"], registration=register_task.outputs["registration"],
+            deployment=deploy_task.outputs["deployment"], drift=monitor_task.outputs["drift"],
+            report=monitor_task.outputs["report"],
+        )
+        summary_task.set_caching_options(False)
+        return summary_task.outputs["summary"]
+
+    return training_pipeline

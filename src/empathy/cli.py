@@ -1,0 +1,268 @@
+"""The `empathy` command: one sub-command per stage, plus the pipeline and the server.
+
+    empathy ingest   --corpus data/demo --out-dir runs/x/ingest
+    empathy pairs    --records runs/x/ingest/records.jsonl --out-dir runs/x/pairs
+    empathy validate --pairs runs/x/pairs/pairs.jsonl --out-dir runs/x/validate
+    empathy split    --records ... --pairs ... --accepted ... --rejected R [R ...] --out-dir runs/x/data
+    empathy train    --data runs/x/data --out runs/x/model
+    empathy evaluate --model runs/x/model --data runs/x/data --run-id RUN --out runs/x/metrics.json
+    empathy register --model runs/x/model --data runs/x/data --run-id RUN
+    empathy deploy   --model-uri models:/empathy-chat/1 --inputs data/demo/inference_inputs.jsonl --out-dir runs/x/deploy
+    empathy monitor  --data runs/x/data --inference-log runs/x/deploy/inference_log.jsonl --out-dir runs/x/monitor
+    empathy serve    --model models:/empathy-chat@candidate --port 8080
+    empathy pipeline run --local | compile | submit --host URL
+
+Every stage reads its section of the pipeline config (`--config`, default
+configs/pipeline/demo.yaml where it exists, else built-in defaults) and calls
+the same function in `empathy.stages` that its KFP component calls. A user's
+mistake (missing, empty or malformed file, bad config) prints one line and
+exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from empathy.errors import UserError
+
+DEFAULT_CONFIG = Path("configs/pipeline/demo.yaml")
+
+
+def _config(args: argparse.Namespace):
+    from empathy.config import load_pipeline_config
+
+    if args.config:
+        return load_pipeline_config(args.config)
+    return load_pipeline_config(DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+
+
+def _print(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def _out(path: str) -> Path:
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _data_dir(path: str, *names: str) -> list[str]:
+    d = Path(path)
+    if not d.is_dir():
+        raise UserError(f"data directory {d}: not found (the output of `empathy split`)")
+    return [str(d / n) for n in names]
+
+
+def cmd_ingest(args):
+    from empathy import stages
+
+    cfg = _config(args)
+    out = _out(args.out_dir)
+    _print(stages.ingest(args.corpus or cfg.corpus_dir, cfg.ingest, str(out / "records.jsonl"), str(out / "rejected.jsonl")))
+
+
+def cmd_pairs(args):
+    from empathy import stages
+
+    out = _out(args.out_dir)
+    _print(stages.pairs(args.records, _config(args).pairs, str(out / "pairs.jsonl"), str(out / "rejected.jsonl")))
+
+
+def cmd_validate(args):
+    from empathy import stages
+
+    out = _out(args.out_dir)
+    _print(stages.validate(args.pairs, _config(args).validate_, str(out / "accepted.jsonl"), str(out / "rejected.jsonl")))
+
+
+def cmd_split(args):
+    from empathy import stages
+
+    _print(stages.split(args.records, args.pairs, args.accepted, args.rejected, _config(args).split, str(_out(args.out_dir))))
+
+
+def _registry(args, cfg):
+    return cfg.registry.model_copy(update={"tracking_uri": args.tracking_uri}) if args.tracking_uri else cfg.registry
+
+
+def cmd_train(args):
+    from empathy import stages
+    from empathy.config import load_train_config
+
+    cfg = _config(args)
+    train_cfg = load_train_config(args.train_config) if args.train_config else cfg.train
+    train_path, val_path = _data_dir(args.data, "train.jsonl", "val.jsonl")
+    _print(stages.train(train_path, val_path, train_cfg, _registry(args, cfg), args.out))
+
+
+def cmd_evaluate(args):
+    from empathy import stages
+
+    cfg = _config(args)
+    (test_path,) = _data_dir(args.data, "test.jsonl")
+    _print(stages.evaluate(args.model, test_path, cfg.evaluate, _registry(args, cfg), args.run_id, args.out))
+
+
+def cmd_register(args):
+    from empathy import stages
+
+    cfg = _config(args)
+    (report,) = _data_dir(args.data, "report.json")
+    _print(stages.register(args.model, _registry(args, cfg), args.run_id, report))
+
+
+def cmd_deploy(args):
+    from empathy import stages
+
+    cfg = _config(args)
+    deploy_cfg = cfg.deploy.model_copy(update={"target": args.target}) if args.target else cfg.deploy
+    inputs = args.inputs or os.path.join(cfg.corpus_dir, cfg.deploy.inference_inputs)
+    _print(stages.deploy(args.model_uri, _registry(args, cfg).tracking_uri, deploy_cfg, inputs, str(_out(args.out_dir))))
+
+
+def cmd_monitor(args):
+    from empathy import stages
+
+    (train_path,) = _data_dir(args.data, "train.jsonl")
+    _print(stages.monitor(train_path, args.inference_log, _config(args).monitor, str(_out(args.out_dir))))
+
+
+def cmd_serve(args):
+    from empathy.serve.predictor import serve
+
+    if args.tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
+    serve(args.model, host=args.host, port=args.port, name=args.name, tracking_uri=args.tracking_uri)
+
+
+def cmd_pipeline_run(args):
+    from empathy.pipeline import run_local
+
+    if not args.local:
+        raise UserError("only --local runs here; use `empathy pipeline submit --host URL` for a cluster")
+    summary = run_local(args.config or (str(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else None), args.output_dir)
+    reg, paths = summary["registered_model"], summary["paths"]
+    test = summary["metrics"]["test"]
+    print(f"""
+Pipeline finished. Where to look:
+  summary            {paths['summary']}
+  MLflow             {summary['tracking_uri']}  (run {reg['run_id']})
+  registered model   {reg['name']} version {reg['version']}, alias '{reg['alias']}'  ->  models:/{reg['name']}@{reg['alias']}
+  open the MLflow UI {summary['mlflow_ui']}
+  test metrics       loss {test['test_loss']:.3f}, perplexity {test['test_perplexity']:.1f}, token accuracy {test['test_token_accuracy']:.3f}
+  Evidently report   {paths['drift_report']}  (drift share {summary['metrics']['drift_share']:.2f})
+  training curve     {paths['training_curve']}
+  sample reply       Q: {summary['sample']['prompt']}
+                     A: {summary['sample']['reply']}""")
+
+
+def cmd_pipeline_compile(args):
+    from empathy.pipeline import compile_pipeline
+
+    print(compile_pipeline(args.config, args.output))
+
+
+def cmd_pipeline_submit(args):
+    from empathy.pipeline import submit
+
+    arguments = json.loads(args.arguments) if args.arguments else {}
+    print(submit(args.host, args.package, args.experiment, args.run_name, arguments))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="empathy", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def stage(name: str, func, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.add_argument("--config", help="pipeline config YAML (default: configs/pipeline/demo.yaml)")
+        p.set_defaults(func=func)
+        return p
+
+    p = stage("ingest", cmd_ingest, "load a corpus into records")
+    p.add_argument("--corpus", help="corpus directory with sources.yaml (default: the config's corpus_dir)")
+    p.add_argument("--out-dir", required=True)
+    p = stage("pairs", cmd_pairs, "make Q/A pairs from records")
+    p.add_argument("--records", required=True)
+    p.add_argument("--out-dir", required=True)
+    p = stage("validate", cmd_validate, "semantic validation of Q/A pairs")
+    p.add_argument("--pairs", required=True)
+    p.add_argument("--out-dir", required=True)
+    p = stage("split", cmd_split, "train/val/test chat JSONL with the accounting report")
+    for flag in ("--records", "--pairs", "--accepted"):
+        p.add_argument(flag, required=True)
+    p.add_argument("--rejected", nargs="+", required=True, help="rejected files of the earlier stages")
+    p.add_argument("--out-dir", required=True)
+    for name, func, help_ in (("train", cmd_train, "LoRA fine-tune the MoE model"),
+                              ("evaluate", cmd_evaluate, "held-out loss, perplexity, token accuracy"),
+                              ("register", cmd_register, "register the model in MLflow with an alias")):
+        p = stage(name, func, help_)
+        p.add_argument("--data", required=True, help="directory written by `empathy split`")
+        p.add_argument("--tracking-uri", help="MLflow tracking URI (default: the config's)")
+        if name == "train":
+            p.add_argument("--train-config", help="a training preset (configs/train/*.yaml) instead of the config's")
+            p.add_argument("--out", required=True, help="model directory to write")
+        else:
+            p.add_argument("--model", required=True, help="fine-tuned model directory")
+            p.add_argument("--run-id", required=True, help="the MLflow run of the training")
+        if name == "evaluate":
+            p.add_argument("--out", required=True, help="metrics JSON to write")
+    p = stage("deploy", cmd_deploy, "deploy a registered version and talk to it")
+    p.add_argument("--model-uri", required=True, help="models:/NAME/VERSION or models:/NAME@ALIAS")
+    p.add_argument("--target", choices=["local", "kubernetes"])
+    p.add_argument("--inputs", help="JSONL of {id, text} to send (default: the corpus's inference inputs)")
+    p.add_argument("--tracking-uri")
+    p.add_argument("--out-dir", required=True)
+    p = stage("monitor", cmd_monitor, "Evidently drift report: training vs inference inputs")
+    p.add_argument("--data", required=True, help="directory written by `empathy split`")
+    p.add_argument("--inference-log", required=True)
+    p.add_argument("--out-dir", required=True)
+
+    p = sub.add_parser("serve", help="serve a model with kserve's ModelServer")
+    p.add_argument("--model", required=True, help="models:/NAME@ALIAS, models:/NAME/V or a model directory")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; 0.0.0.0 opens it)")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--name", help="model name in the routes (default: the registered name)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
+    p.set_defaults(func=cmd_serve)
+
+    pipe = sub.add_parser("pipeline", help="run, compile or submit the Kubeflow pipeline").add_subparsers(
+        dest="pipeline_command", required=True)
+    p = pipe.add_parser("run", help="run the pipeline with kfp's local runner")
+    p.add_argument("--local", action="store_true", help="run with kfp's local runner (the only mode here)")
+    p.add_argument("--config")
+    p.add_argument("--output-dir", default="runs/demo")
+    p.set_defaults(func=cmd_pipeline_run)
+    p = pipe.add_parser("compile", help="compile the pipeline to YAML")
+    p.add_argument("--config", default="configs/pipeline/cluster.yaml")
+    p.add_argument("--output", default="pipelines/training_pipeline.yaml")
+    p.set_defaults(func=cmd_pipeline_compile)
+    p = pipe.add_parser("submit", help="submit the compiled pipeline to Kubeflow Pipelines")
+    p.add_argument("--host", required=True, help="KFP API endpoint, e.g. https://kubeflow.example.org/pipeline")
+    p.add_argument("--package", default="pipelines/training_pipeline.yaml")
+    p.add_argument("--experiment", default="empathy")
+    p.add_argument("--run-name")
+    p.add_argument("--arguments", help="JSON object of pipeline parameters to override")
+    p.set_defaults(func=cmd_pipeline_submit)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except UserError as exc:
+        print(f"empathy {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

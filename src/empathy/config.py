@@ -1,0 +1,275 @@
+"""Typed configuration for every stage, loaded from YAML.
+
+One pipeline config file (configs/pipeline/*.yaml) holds a section per stage;
+the CLI and the KFP components validate the same sections with these models,
+so a typo in a key fails early with the file and the field named. Training
+presets live in configs/train/<model>-<method>-<device>.yaml and are pulled
+into a pipeline config with `train: {preset: train/NAME.yaml, ...overrides}`.
+
+    from empathy.config import load_pipeline_config
+    cfg = load_pipeline_config("configs/pipeline/demo.yaml")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from empathy.errors import UserError
+from empathy.io import read_yaml
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a warm, careful counselling assistant. Listen, reflect what you hear, "
+    "ask gentle open questions and suggest small practical steps. You are not a "
+    "substitute for a licensed professional or emergency services."
+)
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    def params(self) -> dict[str, Any]:
+        """As a KFP pipeline parameter: JSON types only, unset (None) fields left out."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class IngestConfig(StrictModel):
+    manifest: str = Field("sources.yaml", description="manifest file, relative to the corpus directory")
+
+
+class PairsConfig(StrictModel):
+    min_question_words: int = Field(3, ge=1)
+    min_answer_words: int = Field(8, ge=1)
+    context_turns: int = Field(2, ge=0, description="preceding turns kept as chat context")
+    segment_words: int = Field(120, ge=20, description="target words per segment of unlabelled text")
+
+
+class ValidateConfig(StrictModel):
+    min_similarity: float = Field(0.2, ge=-1.0, le=1.0, description="cosine of MiniLM embeddings, question vs answer")
+    min_question_words: int = Field(3, ge=1)
+    min_answer_words: int = Field(8, ge=1)
+    max_answer_words: int = Field(400, ge=1)
+    batch_size: int = Field(32, ge=1)
+
+
+class SplitConfig(StrictModel):
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    test_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="> 0: the evaluate stage needs a test split")
+    seed: int = 13
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self) -> "SplitConfig":
+        if self.val_fraction + self.test_fraction >= 0.9:
+            raise ValueError("val_fraction + test_fraction must leave at least 10% for training")
+        return self
+
+
+class ModelConfig(StrictModel):
+    """The base model: built from a config (CPU, tests, demo) or pretrained."""
+
+    source: Literal["config", "pretrained"] = "config"
+    name_or_path: str | None = Field(None, description="hub id or local path when source is pretrained")
+    architecture: Literal["mixtral", "qwen2_moe", "qwen3_moe", "olmoe"] = "mixtral"
+    hidden_size: int = Field(128, ge=8)
+    intermediate_size: int = Field(256, ge=8)
+    num_layers: int = Field(2, ge=1)
+    num_attention_heads: int = Field(4, ge=1)
+    num_key_value_heads: int = Field(2, ge=1)
+    num_experts: int = Field(4, ge=2)
+    experts_per_token: int = Field(2, ge=1)
+    max_position_embeddings: int = Field(512, ge=16)
+    router_aux_loss_coef: float = Field(0.01, ge=0.0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ModelConfig":
+        if self.source == "pretrained" and not self.name_or_path:
+            raise ValueError("name_or_path is required when source is 'pretrained'")
+        if self.experts_per_token > self.num_experts:
+            raise ValueError("experts_per_token cannot exceed num_experts")
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError("hidden_size must be divisible by num_attention_heads")
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError("num_attention_heads must be divisible by num_key_value_heads")
+        return self
+
+
+class TokenizerConfig(StrictModel):
+    vocab_size: int = Field(2000, ge=300)
+    min_frequency: int = Field(2, ge=1)
+
+
+class LoraSettings(StrictModel):
+    r: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    target_parameters: list[str] = Field(
+        default_factory=lambda: ["mlp.experts.gate_up_proj", "mlp.experts.down_proj"],
+        description="fused 3-D expert weights; LoRA reaches MoE experts only through these",
+    )
+    modules_to_save: list[str] = Field(
+        default_factory=list,
+        description="modules trained in full beside the adapters (e.g. embed_tokens, lm_head for a base built from a config)",
+    )
+
+    @model_validator(mode="after")
+    def _dropout_with_parameters(self) -> "LoraSettings":
+        # PEFT's ParamWrapper (used for target_parameters) rejects dropout.
+        if self.target_parameters and self.dropout:
+            raise ValueError("dropout must be 0 when target_parameters is set (PEFT ParamWrapper does not support it)")
+        if not self.target_modules and not self.target_parameters:
+            raise ValueError("LoRA needs target_modules or target_parameters")
+        return self
+
+
+class OptimConfig(StrictModel):
+    learning_rate: float = Field(3e-3, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    scheduler: Literal["cosine", "linear"] = "cosine"
+    max_grad_norm: float = Field(1.0, gt=0)
+
+
+class TrainConfig(StrictModel):
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    epochs: int = Field(3, ge=1)
+    max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps")
+    batch_size: int = Field(8, ge=1)
+    max_seq_len: int = Field(256, ge=16)
+    seed: int = 13
+    eval_every: int = Field(20, ge=1, description="optimizer steps between validation passes")
+    log_every: int = Field(5, ge=1)
+    checkpoint_every: int = Field(0, ge=0, description="optimizer steps between checkpoints; 0 = only at the end")
+    checkpoint_dir: str | None = Field(None, description="checkpoint directory (a PVC in the cluster)")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads; default: all cores")
+
+
+class EvaluateConfig(StrictModel):
+    batch_size: int = Field(8, ge=1)
+    max_seq_len: int = Field(256, ge=16)
+
+
+class RegistryConfig(StrictModel):
+    tracking_uri: str = "sqlite:///runs/mlflow.db"
+    artifact_location: str | None = Field(None, description="artifact root for a new experiment")
+    experiment: str = "empathy"
+    model_name: str = "empathy-chat"
+    alias: str = "candidate"
+
+
+class DeployConfig(StrictModel):
+    target: Literal["local", "kubernetes"] = "local"
+    prompt: str = "I have been feeling anxious before work every morning. What can I do?"
+    max_new_tokens: int = Field(64, ge=1)
+    inference_inputs: str = Field(
+        "inference_inputs.jsonl", description="messages sent to the deployed model, relative to the corpus directory"
+    )
+    startup_timeout_s: float = Field(120.0, gt=0)
+    # kubernetes target
+    manifest: str = Field("manifests/dev/resources.yaml", description="rendered manifest holding the InferenceService")
+    namespace: str | None = Field(None, description="defaults to the manifest's namespace")
+    ready_timeout_s: float = Field(900.0, gt=0)
+
+
+class MonitorConfig(StrictModel):
+    drift_share_alert: float = Field(0.5, gt=0, le=1, description="share of drifted descriptors that raises an alert")
+
+
+class ClusterConfig(StrictModel):
+    """Kubernetes settings compiled into the pipeline (node pools, PVCs)."""
+
+    train_node_selector: dict[str, str] = Field(
+        default_factory=lambda: {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
+    )
+    train_tolerations: list[dict[str, str]] = Field(
+        default_factory=lambda: [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    )
+    train_accelerator: str = "nvidia.com/gpu"
+    train_gpus: int = Field(1, ge=0)
+    train_cpu: str = "8"
+    train_memory: str = "64G"
+    checkpoint_pvc: str = "empathy-checkpoints"
+    checkpoint_mount: str = "/checkpoints"
+    data_pvc: str = "empathy-data"
+    data_mount: str = "/data"
+
+
+class PipelineConfig(StrictModel):
+    corpus_dir: str = "data/demo"
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    pairs: PairsConfig = Field(default_factory=PairsConfig)
+    validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    deploy: DeployConfig = Field(default_factory=DeployConfig)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> str:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        problems.append(f"{where}: {err['msg']}")
+    return f"config {source}: " + "; ".join(problems)
+
+
+def validate_section(model: type[StrictModel], data: dict[str, Any] | None, source: str) -> Any:
+    """Validate one config mapping, turning pydantic errors into a UserError."""
+    try:
+        return model.model_validate(data or {})
+    except ValidationError as exc:
+        raise UserError(_format_validation_error(exc, source)) from None
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def configs_dir() -> Path:
+    """The repository's configs/ folder (presets are resolved against it)."""
+    return Path(__file__).resolve().parents[2] / "configs"
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Load a training preset (configs/train/*.yaml)."""
+    return validate_section(TrainConfig, read_yaml(path, "training config"), str(path))
+
+
+def resolve_train_section(section: dict[str, Any], relative_to: Path) -> dict[str, Any]:
+    """Expand `preset: train/NAME.yaml` into the preset's keys, overrides on top."""
+    section = dict(section)
+    preset = section.pop("preset", None)
+    if preset is None:
+        return section
+    candidates = [relative_to / preset, configs_dir() / preset]
+    for candidate in candidates:
+        if candidate.is_file():
+            return _deep_merge(read_yaml(candidate, "training preset"), section)
+    raise UserError(f"training preset {preset}: not found (looked in {', '.join(str(c.parent) for c in candidates)})")
+
+
+def load_pipeline_config(path: str | Path | None) -> PipelineConfig:
+    """Load a pipeline config; None gives the built-in defaults."""
+    if path is None:
+        return PipelineConfig()
+    data = read_yaml(path, "pipeline config")
+    if isinstance(data.get("train"), dict):
+        data["train"] = resolve_train_section(data["train"], Path(path).resolve().parent.parent)
+    return validate_section(PipelineConfig, data, str(path))

@@ -1,0 +1,1 @@
+"""Training-data preparation: sources -> records -> Q/A pairs -> validation -> splits."""

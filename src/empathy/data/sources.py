@@ -1,0 +1,209 @@
+"""Source loaders: each turns one kind of input into `Record`s.
+
+A corpus directory holds a manifest (sources.yaml) naming each source file,
+its kind, content type and attribution; see data/demo/README.md. Kinds:
+
+- `transcript`: plain text. With `speakers` in the manifest, one turn a
+  paragraph, each starting `Label: ` (therapy sessions, interviews,
+  podcasts); without, running text (monologues, speeches).
+- `qa_jsonl`: one `{"id", "question", "answer", "topic"?}` object a line.
+
+    from empathy.data.sources import ingest_corpus
+    result = ingest_corpus("data/demo", IngestConfig())
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import ValidationError
+
+from empathy.config import IngestConfig
+from empathy.data.schema import Attribution, Record, Rejection, Turn
+from empathy.errors import UserError
+from empathy.io import read_yaml, require_file, write_jsonl
+
+# A speaker label: up to three capitalised words ("Client", "Dr Okafor", "CoHost"),
+# so that a sentence with a colon ("And one more thing: ...") continues a turn.
+LABEL_RE = re.compile(r"^([A-Z][A-Za-z0-9.'_-]*(?: [A-Z][A-Za-z0-9.'_-]*){0,2}):\s+(.*)$", re.S)
+STAGE = "ingest"
+
+
+@dataclass
+class SourceSpec:
+    id: str
+    path: Path
+    kind: str
+    content_type: str
+    attribution: Attribution
+    speakers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class IngestResult:
+    records: list[Record]
+    rejected: list[Rejection]
+    items_in: int
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"items_in": self.items_in, "records": len(self.records), "rejected": len(self.rejected)}
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+def load_transcript(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
+    text = require_file(spec.path, f"source {spec.id}").read_text(encoding="utf-8")
+    paragraphs = _paragraphs(text)
+    if not spec.speakers:
+        return [Record(id=spec.id, content_type=spec.content_type, source=spec.attribution, text="\n\n".join(paragraphs))], []
+    turns: list[Turn] = []
+    for n, para in enumerate(paragraphs, start=1):
+        match = LABEL_RE.match(para)
+        if match is None:
+            if not turns:
+                return [], [_reject(spec, "missing_speaker", f"paragraph {n} has no 'Label: ' prefix")]
+            turns[-1].text += " " + para  # a paragraph without a label continues the turn
+            continue
+        label, utterance = match.group(1), match.group(2).strip()
+        if label not in spec.speakers:
+            known = ", ".join(sorted(spec.speakers))
+            return [], [_reject(spec, "unknown_speaker", f"paragraph {n}: label {label!r} not in speakers ({known})")]
+        turns.append(Turn(speaker=label, role=spec.speakers[label], text=utterance))
+    if not turns:
+        return [], [_reject(spec, "empty_source", "no turns found")]
+    return [Record(id=spec.id, content_type=spec.content_type, source=spec.attribution, turns=turns)], []
+
+
+def load_qa_jsonl(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
+    records: list[Record] = []
+    rejected: list[Rejection] = []
+    path = require_file(spec.path, f"source {spec.id}")
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        item_id = f"{spec.id}:line{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            rejected.append(_reject(spec, "malformed_json", f"line {lineno}: {exc.msg}", item_id))
+            continue
+        if not isinstance(obj, dict):
+            rejected.append(_reject(spec, "malformed_record", f"line {lineno}: expected a JSON object", item_id))
+            continue
+        missing = [k for k in ("question", "answer") if not isinstance(obj.get(k), str) or not obj[k].strip()]
+        if missing:
+            rejected.append(_reject(spec, "missing_field", f"line {lineno}: missing {', '.join(missing)}", item_id))
+            continue
+        wrong = [k for k in ("id", "topic") if obj.get(k) is not None and not isinstance(obj[k], (str, int))]
+        wrong += ["topic"] if isinstance(obj.get("topic"), int) else []
+        if wrong:
+            rejected.append(_reject(spec, "invalid_field", f"line {lineno}: {', '.join(wrong)} must be a string", item_id))
+            continue
+        item_id = f"{spec.id}:{obj.get('id') or f'line{lineno}'}"
+        attribution = spec.attribution.model_copy(update={"source_id": str(obj.get("id") or f"line{lineno}")})
+        records.append(
+            Record(
+                id=item_id,
+                content_type=spec.content_type,
+                source=attribution,
+                topic=obj.get("topic"),
+                turns=[
+                    Turn(speaker="asker", role="asker", text=" ".join(obj["question"].split())),
+                    Turn(speaker="responder", role="responder", text=" ".join(obj["answer"].split())),
+                ],
+            )
+        )
+    return records, rejected
+
+
+LOADERS: dict[str, Callable[[SourceSpec], tuple[list[Record], list[Rejection]]]] = {
+    "transcript": load_transcript,
+    "qa_jsonl": load_qa_jsonl,
+}
+
+
+def _reject(spec: SourceSpec, reason: str, detail: str, item_id: str | None = None) -> Rejection:
+    return Rejection(id=item_id or spec.id, stage=STAGE, reason=reason, detail=f"{spec.path.name}: {detail}", source=spec.attribution)
+
+
+def read_manifest(corpus_dir: str | Path, manifest: str) -> list[SourceSpec]:
+    corpus = Path(corpus_dir)
+    if not corpus.is_dir():
+        raise UserError(f"corpus directory {corpus}: not found")
+    path = corpus / manifest
+    data = read_yaml(path, "corpus manifest")
+    dataset = data.get("dataset")
+    licence = data.get("licence")
+    entries = data.get("sources")
+    if not dataset or not licence:
+        raise UserError(f"corpus manifest {path}: 'dataset' and 'licence' are required")
+    if not isinstance(entries, list) or not entries:
+        raise UserError(f"corpus manifest {path}: 'sources' must be a non-empty list")
+    specs: list[SourceSpec] = []
+    seen: set[str] = set()
+    for n, entry in enumerate(entries, start=1):
+        where = f"corpus manifest {path}, source #{n}"
+        if not isinstance(entry, dict):
+            raise UserError(f"{where}: expected a mapping")
+        missing = [k for k in ("id", "path", "kind", "content_type") if not entry.get(k)]
+        if missing:
+            raise UserError(f"{where}: missing {', '.join(missing)}")
+        if entry["id"] in seen:
+            raise UserError(f"{where}: duplicate id {entry['id']!r}")
+        seen.add(entry["id"])
+        if entry["kind"] not in LOADERS:
+            raise UserError(f"{where}: unknown kind {entry['kind']!r} (known: {', '.join(sorted(LOADERS))})")
+        try:
+            attribution = Attribution(
+                dataset=str(dataset),
+                source_id=str(entry["id"]),
+                kind=entry["kind"],
+                title=entry.get("title"),
+                url=entry.get("url"),
+                timestamp=None if entry.get("timestamp") is None else str(entry["timestamp"]),
+                licence=str(entry.get("licence") or licence),
+                path=str(entry["path"]),
+            )
+            raw_speakers = entry.get("speakers") or {}
+            if not isinstance(raw_speakers, dict):
+                raise UserError(f"{where}: speakers must be a mapping of label to role (asker or responder)")
+            speakers = {str(k): str(v) for k, v in raw_speakers.items()}
+            bad_roles = sorted(set(speakers.values()) - {"asker", "responder"})
+            if bad_roles:
+                raise UserError(f"{where}: speaker roles must be asker or responder, got {', '.join(bad_roles)}")
+            spec = SourceSpec(
+                id=str(entry["id"]),
+                path=corpus / str(entry["path"]),
+                kind=entry["kind"],
+                content_type=entry["content_type"],
+                attribution=attribution,
+                speakers=speakers,
+            )
+            Record(id=spec.id, content_type=spec.content_type, source=attribution)  # checks content_type
+        except ValidationError as exc:
+            raise UserError(f"{where}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+        specs.append(spec)
+    return specs
+
+
+def ingest_corpus(corpus_dir: str | Path, config: IngestConfig) -> IngestResult:
+    """Load every source the manifest names. Unloadable items are rejected, not dropped."""
+    records: list[Record] = []
+    rejected: list[Rejection] = []
+    for spec in read_manifest(corpus_dir, config.manifest):
+        got, bad = LOADERS[spec.kind](spec)
+        records.extend(got)
+        rejected.extend(bad)
+    return IngestResult(records=records, rejected=rejected, items_in=len(records) + len(rejected))
+
+
+def write_rows(path: str | Path, rows: list[Any]) -> int:
+    """Write pydantic rows as JSONL."""
+    return write_jsonl(path, (r.model_dump(mode="json", exclude_none=False) for r in rows))

@@ -1,0 +1,131 @@
+"""Split validated pairs into train/val/test chat JSONL and account for every item.
+
+Pairs are split by the record they came from (a session never straddles two
+splits), in an order fixed by a seeded hash, so the split is deterministic and
+test data never leaks into training. The report recounts every input item
+from the stage files: each ends in exactly one split or in rejected.jsonl
+with a reason code, and the split fails loudly if the counts do not close.
+
+    from empathy.data.split import split_and_export
+    result = split_and_export(records, pairs, accepted, rejections, SplitConfig(), "out/")
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from empathy.config import SplitConfig
+from empathy.data.schema import QAPair, Record, Rejection
+from empathy.io import stable_hash, write_json, write_jsonl
+
+SPLITS = ("train", "val", "test")
+ROLE_OF = {"asker": "user", "responder": "assistant", "narrator": "user"}
+
+
+@dataclass
+class SplitResult:
+    splits: dict[str, list[dict[str, Any]]]
+    rejected: list[Rejection]
+    report: dict[str, Any]
+
+
+def to_chat(pair: QAPair, system_prompt: str) -> dict[str, Any]:
+    """One chat example: system, optional context turns, the question, the answer."""
+    turns = [(ROLE_OF[t.role], t.text) for t in pair.context] + [("user", pair.question), ("assistant", pair.answer)]
+    while turns and turns[0][0] != "user":
+        turns.pop(0)
+    merged: list[dict[str, str]] = []
+    for role, text in turns:
+        if merged and merged[-1]["role"] == role:
+            merged[-1]["content"] += "\n" + text
+        else:
+            merged.append({"role": role, "content": text})
+    return {
+        "id": pair.id,
+        "messages": [{"role": "system", "content": system_prompt}, *merged],
+        "pair_type": pair.pair_type,
+        "content_type": pair.content_type,
+        "score": pair.score,
+        "source": pair.source.model_dump(mode="json"),
+    }
+
+
+def assign_splits(pairs: list[QAPair], config: SplitConfig) -> dict[str, list[QAPair]]:
+    groups: dict[str, list[QAPair]] = defaultdict(list)
+    for pair in pairs:
+        groups[pair.record_id].append(pair)
+    order = sorted(groups, key=lambda rid: stable_hash(str(config.seed), rid))
+    total = len(pairs)
+    targets = {"test": config.test_fraction * total, "val": config.val_fraction * total}
+    out: dict[str, list[QAPair]] = {name: [] for name in SPLITS}
+    for rid in order:
+        for name in ("test", "val"):
+            if len(out[name]) < targets[name] and len(out[name]) + len(groups[rid]) <= max(targets[name] * 1.5, 1):
+                out[name].extend(groups[rid])
+                break
+        else:
+            out["train"].extend(groups[rid])
+    return out
+
+
+def account(
+    records: list[Record], ingest_rejected: int, pairs: list[QAPair], accepted: list[QAPair],
+    rejected: list[Rejection], splits: dict[str, list[QAPair]],
+) -> dict[str, Any]:
+    """Recount every item from the stage outputs; raise if anything is lost."""
+    rejected_ids = defaultdict(set)
+    for r in rejected:
+        rejected_ids[r.stage].add(r.id)
+    with_pairs = {p.record_id for p in pairs}
+    lost_records = [r.id for r in records if r.id not in with_pairs and r.id not in rejected_ids["pairs"]]
+    accepted_ids = {p.id for p in accepted}
+    lost_pairs = [p.id for p in pairs if p.id not in accepted_ids and p.id not in rejected_ids["validate"]]
+    split_ids = Counter(p.id for name in SPLITS for p in splits[name])
+    lost_accepted = [p.id for p in accepted if split_ids[p.id] != 1]
+    problems = {
+        "records": lost_records,
+        "pairs": lost_pairs,
+        "accepted": lost_accepted,
+        "records_both_paired_and_rejected": sorted(with_pairs & rejected_ids["pairs"]),
+        "pairs_both_accepted_and_rejected": sorted(accepted_ids & rejected_ids["validate"]),
+    }
+    if any(problems.values()):
+        raise RuntimeError(f"accounting failed, items not in exactly one place: { {k: v for k, v in problems.items() if v} }")
+    by_reason = Counter(f"{r.stage}:{r.reason}" for r in rejected)
+    return {
+        "items_in": len(records) + ingest_rejected,
+        "records": len(records),
+        "records_with_pairs": len(with_pairs),
+        "pairs": len(pairs),
+        "pairs_by_type": dict(Counter(p.pair_type for p in pairs)),
+        "accepted": len(accepted),
+        "accepted_by_type": dict(Counter(p.pair_type for p in accepted)),
+        "splits": {name: len(splits[name]) for name in SPLITS},
+        "split_by_type": {name: dict(Counter(p.pair_type for p in splits[name])) for name in SPLITS},
+        "rejected": len(rejected),
+        "rejected_by_reason": dict(sorted(by_reason.items())),
+        "accepted_by_content_type": dict(Counter(p.content_type for p in accepted)),
+        "accepted_by_dataset": dict(Counter(p.source.dataset for p in accepted)),
+        "accounted": True,
+    }
+
+
+def split_and_export(
+    records: list[Record], pairs: list[QAPair], accepted: list[QAPair], rejected: list[Rejection],
+    config: SplitConfig, out_dir: str | Path | None = None,
+) -> SplitResult:
+    ingest_rejected = sum(r.stage == "ingest" for r in rejected)
+    assigned = assign_splits(accepted, config)
+    report = account(records, ingest_rejected, pairs, accepted, rejected, assigned)
+    splits = {name: [to_chat(p, config.system_prompt) for p in assigned[name]] for name in SPLITS}
+    result = SplitResult(splits=splits, rejected=rejected, report=report)
+    if out_dir is not None:
+        out = Path(out_dir)
+        for name in SPLITS:
+            write_jsonl(out / f"{name}.jsonl", splits[name])
+        write_jsonl(out / "rejected.jsonl", (r.model_dump(mode="json") for r in rejected))
+        write_json(out / "report.json", report)
+    return result

@@ -1,0 +1,110 @@
+"""Reading and writing the project's files with errors that name the file.
+
+Every stage reads JSONL and YAML through these helpers so that a missing,
+empty or malformed file gives one clear message (file, line, problem) instead
+of a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import yaml
+
+from empathy.errors import UserError
+
+
+def require_file(path: str | Path, what: str = "input file") -> Path:
+    """Return `path` as a Path if it is an existing, non-empty regular file."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{what} {p}: file not found")
+    if not p.is_file():
+        raise UserError(f"{what} {p}: not a regular file")
+    if p.stat().st_size == 0:
+        raise UserError(f"{what} {p}: file is empty")
+    return p
+
+
+def iter_jsonl(path: str | Path, what: str = "JSONL file") -> Iterator[dict[str, Any]]:
+    """Yield the objects of a JSONL file; blank lines are skipped."""
+    p = require_file(path, what)
+    with p.open("r", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{what} {p}, line {lineno}: malformed JSON ({exc.msg})") from None
+            if not isinstance(obj, dict):
+                raise UserError(f"{what} {p}, line {lineno}: expected a JSON object, got {type(obj).__name__}")
+            yield obj
+
+
+def read_jsonl(path: str | Path, what: str = "JSONL file", allow_empty: bool = False) -> list[dict[str, Any]]:
+    """Read a whole JSONL file. An empty file is an error unless allowed."""
+    p = Path(path)
+    if allow_empty and p.is_file() and p.stat().st_size == 0:
+        return []
+    rows = list(iter_jsonl(p, what))
+    if not rows and not allow_empty:
+        raise UserError(f"{what} {p}: no records in file")
+    return rows
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Write rows as JSONL (UTF-8, one object a line); returns the count."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with p.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+            n += 1
+    return n
+
+
+def read_yaml(path: str | Path, what: str = "YAML file") -> dict[str, Any]:
+    """Read a YAML mapping; errors name the file and the line."""
+    p = require_file(path, what)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        raise UserError(f"{what} {p}{where}: malformed YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{what} {p}: expected a mapping at the top level")
+    return data
+
+
+def read_json(path: str | Path, what: str = "JSON file") -> Any:
+    p = require_file(path, what)
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{what} {p}, line {exc.lineno}: malformed JSON ({exc.msg})") from None
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return p
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def stable_hash(*parts: str) -> str:
+    """A deterministic hex digest of strings (ids, seeds): same input, same split."""
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()

@@ -1,0 +1,1 @@
+"""Monitoring: drift and quality of what the deployed model is asked."""

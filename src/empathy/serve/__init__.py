@@ -1,0 +1,1 @@
+"""Serving: the KServe predictor for registered chat models."""

@@ -1,0 +1,177 @@
+"""Every pipeline stage as one function over files: what the CLI and the KFP components call.
+
+Each takes its typed config and input/output paths, does the work through the
+domain modules, writes its outputs and returns a small JSON-able result.
+Nothing here knows about kfp, argparse or a cluster.
+
+    ingest -> pairs -> validate -> split -> train -> evaluate -> register -> deploy -> monitor
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from empathy.config import (
+    DeployConfig, EvaluateConfig, IngestConfig, MonitorConfig, PairsConfig, RegistryConfig, SplitConfig,
+    TrainConfig, ValidateConfig,
+)
+from empathy.data.schema import QAPair, Record, Rejection
+from empathy.io import read_json, read_jsonl, sha256_file, write_json, write_jsonl
+
+
+def _rows(model, path: str | Path, what: str, allow_empty: bool = False) -> list:
+    from pydantic import ValidationError
+
+    from empathy.errors import UserError
+
+    rows = []
+    for n, row in enumerate(read_jsonl(path, what, allow_empty=allow_empty), start=1):
+        try:
+            rows.append(model.model_validate(row))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise UserError(f"{what} {path}, record {n}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    return rows
+
+
+def _dump(path: str | Path, rows: list) -> int:
+    return write_jsonl(path, (r.model_dump(mode="json") for r in rows))
+
+
+def ingest(corpus_dir: str, config: IngestConfig, records_path: str, rejected_path: str) -> dict[str, int]:
+    from empathy.data.sources import ingest_corpus
+
+    result = ingest_corpus(corpus_dir, config)
+    _dump(records_path, result.records)
+    _dump(rejected_path, result.rejected)
+    return result.counts
+
+
+def pairs(records_path: str, config: PairsConfig, pairs_path: str, rejected_path: str) -> dict[str, int]:
+    from empathy.data.pairs import make_pairs
+
+    result = make_pairs(_rows(Record, records_path, "records file"), config)
+    _dump(pairs_path, result.pairs)
+    _dump(rejected_path, result.rejected)
+    return result.counts
+
+
+def validate(pairs_path: str, config: ValidateConfig, accepted_path: str, rejected_path: str) -> dict[str, int]:
+    from empathy.data.validate import validate_pairs
+
+    result = validate_pairs(_rows(QAPair, pairs_path, "pairs file"), config)
+    _dump(accepted_path, result.accepted)
+    _dump(rejected_path, result.rejected)
+    return result.counts
+
+
+def split(records_path: str, pairs_path: str, accepted_path: str, rejected_paths: list[str], config: SplitConfig,
+          out_dir: str) -> dict[str, Any]:
+    """Writes train/val/test.jsonl, rejected.jsonl and report.json into out_dir."""
+    from empathy.data.split import split_and_export
+
+    rejected: list[Rejection] = []
+    for path in rejected_paths:
+        rejected += _rows(Rejection, path, "rejected file", allow_empty=True)
+    result = split_and_export(
+        _rows(Record, records_path, "records file"), _rows(QAPair, pairs_path, "pairs file"),
+        _rows(QAPair, accepted_path, "accepted pairs file", allow_empty=True), rejected, config, out_dir,
+    )
+    report = dict(result.report)
+    report["train_sha256"] = sha256_file(Path(out_dir) / "train.jsonl")
+    write_json(Path(out_dir) / "report.json", report)
+    return report
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def train(train_path: str, val_path: str, config: TrainConfig, registry: RegistryConfig, out_dir: str,
+          pipeline_run: str = "", progress: bool = True) -> dict[str, Any]:
+    """Fine-tune, logging params and live metrics to a new MLflow run; returns its id and the summary."""
+    from empathy.plots import plot_training_curve
+    from empathy.registry import log_flat, tracked_run
+    from empathy.train.recipe import LoRAFinetuneRecipe
+
+    import mlflow
+
+    recipe = LoRAFinetuneRecipe(config)
+    recipe.setup(read_jsonl(train_path, "training split"), read_jsonl(val_path, "validation split", allow_empty=True))
+    tags = {"pipeline_run": pipeline_run, "git_commit": git_commit(), "stage": "train"}
+    with tracked_run(registry, run_name=f"train-{pipeline_run}" if pipeline_run else "train", tags=tags) as run:
+        mlflow.log_params(_flatten(config.model_dump(mode="json")))
+        mlflow.log_param("train_sha256", sha256_file(train_path))
+        result = recipe.train(on_metrics=lambda metrics, step: log_flat(metrics, step), progress=progress)
+        out = recipe.save(out_dir)
+        curve = plot_training_curve(result.history, out / "training_curve.png", "LoRA fine-tuning (MoE)")
+        summary = result.summary()
+        log_flat({k if k.startswith("final_") else f"final_{k}": v for k, v in summary.items()})
+        mlflow.log_artifact(str(curve))
+        mlflow.log_artifact(str(out / "history.jsonl"))
+    return {"run_id": run.info.run_id, "curve": str(curve), **summary}
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value if not isinstance(value, list) else ",".join(map(str, value))
+    return flat
+
+
+def evaluate(model_dir: str, test_path: str, config: EvaluateConfig, registry: RegistryConfig, run_id: str,
+             out_path: str) -> dict[str, Any]:
+    from empathy.evaluate.metrics import evaluate_model
+    from empathy.registry import log_flat, tracked_run
+
+    metrics = evaluate_model(model_dir, test_path, config)
+    with tracked_run(registry, run_id=run_id):
+        log_flat(metrics)
+    write_json(out_path, metrics)
+    return metrics
+
+
+def register(model_dir: str, registry: RegistryConfig, run_id: str, data_report_path: str | None = None,
+             pipeline_run: str = "") -> dict[str, str]:
+    from empathy.registry import register_model, tracked_run
+
+    import mlflow
+
+    tags = {"git_commit": git_commit(), "pipeline_run": pipeline_run}
+    if data_report_path:
+        report = read_json(data_report_path, "data report")
+        tags["train_sha256"] = report.get("train_sha256", "")
+        with tracked_run(registry, run_id=run_id):
+            mlflow.log_artifact(data_report_path, "data")
+    return register_model(model_dir, registry, run_id, tags).to_dict()
+
+
+def deploy(model_uri: str, tracking_uri: str, config: DeployConfig, inputs_path: str, out_dir: str) -> dict[str, Any]:
+    """Deploys, converses, writes inference_log.jsonl and deploy.json into out_dir."""
+    from empathy.deploy import deploy as deploy_model
+
+    inputs = read_jsonl(inputs_path, "inference inputs")
+    result = deploy_model(model_uri, tracking_uri, config, inputs, out_dir)
+    write_jsonl(Path(out_dir) / "inference_log.jsonl", result.inference_log)
+    summary = result.summary()
+    write_json(Path(out_dir) / "deploy.json", summary)
+    return summary
+
+
+def monitor(train_path: str, inference_log_path: str, config: MonitorConfig, out_dir: str) -> dict[str, Any]:
+    from empathy.monitor.drift import drift_report, user_texts
+
+    reference = user_texts(read_jsonl(train_path, "training split"))
+    current = [row["text"] for row in read_jsonl(inference_log_path, "inference log")]
+    return drift_report(reference, current, config, out_dir)

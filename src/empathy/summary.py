@@ -1,0 +1,66 @@
+"""The run summary: where to look after a pipeline run, as JSON and Markdown.
+
+Written by the pipeline's last step; `empathy pipeline run --local` copies
+it to <output-dir>/summary.json with the report and the plot beside it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from empathy.io import read_json, write_json
+
+
+def build_summary(data_report: str, model_dir: str, evaluation: str, registration: str, deployment: str,
+                  drift: str, drift_report: str) -> dict[str, Any]:
+    reg = read_json(registration, "registration")
+    train = read_json(os.path.join(model_dir, "train_result.json"), "training result")
+    data = read_json(data_report, "data report")
+    dep = read_json(deployment, "deployment")
+    drift_summary = read_json(drift, "drift summary")
+    return {
+        "tracking_uri": reg["tracking_uri"],
+        "registered_model": {"name": reg["model_name"], "version": reg["version"], "alias": reg["alias"],
+                             "uri": reg["model_uri"], "run_id": reg["run_id"]},
+        "metrics": {
+            "train": {k: train[k] for k in ("final_train_loss", "val_loss", "val_perplexity", "val_token_accuracy",
+                                            "steps", "tokens_per_second", "seconds") if k in train},
+            "test": read_json(evaluation, "evaluation"),
+            "drift_share": drift_summary["drift_share"],
+            "drift_alert": drift_summary["alert"],
+        },
+        "data": {k: data[k] for k in ("items_in", "records", "pairs", "accepted", "rejected", "splits",
+                                      "pairs_by_type", "rejected_by_reason", "train_sha256")},
+        "sample": {"prompt": dep["prompt"], "reply": dep["reply"], "endpoint": dep["endpoint"],
+                   "latency_ms_p50": dep["latency_ms_p50"]},
+        "paths": {
+            "drift_report": drift_report,
+            "training_curve": os.path.join(model_dir, "training_curve.png"),
+            "model_dir": model_dir,
+            "data_report": data_report,
+        },
+    }
+
+
+def to_markdown(s: dict[str, Any]) -> str:
+    m = s["registered_model"]
+    test = s["metrics"]["test"]
+    return "\n".join([
+        "# empathy training run",
+        f"- registered model: **{m['name']}** version **{m['version']}** (alias `{m['alias']}`), run `{m['run_id']}`",
+        f"- MLflow: `{s['tracking_uri']}`",
+        f"- data: {s['data']['items_in']} items in, {s['data']['pairs']} pairs, {s['data']['accepted']} accepted, "
+        f"splits {s['data']['splits']}, rejected {s['data']['rejected']}",
+        f"- test loss {test['test_loss']:.3f}, perplexity {test['test_perplexity']:.1f}, "
+        f"token accuracy {test['test_token_accuracy']:.3f}",
+        f"- drift share {s['metrics']['drift_share']:.2f} (alert: {s['metrics']['drift_alert']})",
+        f"- sample: _{s['sample']['prompt']}_ -> {s['sample']['reply']}",
+    ]) + "\n"
+
+
+def write_summary(summary: dict[str, Any], json_path: str | Path, md_path: str | Path | None = None) -> None:
+    write_json(json_path, summary)
+    if md_path is not None:
+        Path(md_path).write_text(to_markdown(summary), encoding="utf-8")

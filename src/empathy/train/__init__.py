@@ -1,0 +1,1 @@
+"""LoRA fine-tuning of Mixture-of-Experts causal language models."""

@@ -1,0 +1,133 @@
+"""Base models and LoRA: build a MoE from a config or load one, attach adapters.
+
+A fine-tuned model directory holds everything needed to generate:
+
+    base/             the base weights when they were built from a config
+    base_model.json   where the base comes from (config-built or a hub id/path)
+    adapter/          the PEFT LoRA adapter
+    tokenizer/        the tokenizer with its chat template
+
+Transformers 5 stores MoE experts as fused 3-D parameters, which LoRA reaches
+only through PEFT `target_parameters`; `apply_lora` checks that every
+requested target exists so an adapter can never silently skip the experts.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
+
+from empathy.config import LoraSettings, ModelConfig
+from empathy.errors import UserError
+
+
+def _architecture_config(cfg: ModelConfig, vocab_size: int, pad_id: int, eos_id: int):
+    common = dict(
+        vocab_size=vocab_size,
+        hidden_size=cfg.hidden_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_attention_heads,
+        num_key_value_heads=cfg.num_key_value_heads,
+        max_position_embeddings=cfg.max_position_embeddings,
+        num_experts_per_tok=cfg.experts_per_token,
+        router_aux_loss_coef=cfg.router_aux_loss_coef,
+        output_router_logits=True,
+        pad_token_id=pad_id,
+        eos_token_id=eos_id,
+        bos_token_id=None,
+        tie_word_embeddings=False,
+    )
+    if cfg.architecture == "mixtral":
+        from transformers import MixtralConfig
+
+        return MixtralConfig(intermediate_size=cfg.intermediate_size, num_local_experts=cfg.num_experts, **common)
+    if cfg.architecture == "qwen2_moe":
+        from transformers import Qwen2MoeConfig
+
+        return Qwen2MoeConfig(
+            intermediate_size=cfg.intermediate_size, moe_intermediate_size=cfg.intermediate_size,
+            shared_expert_intermediate_size=cfg.intermediate_size, num_experts=cfg.num_experts,
+            decoder_sparse_step=1, **common,
+        )
+    if cfg.architecture == "qwen3_moe":
+        from transformers import Qwen3MoeConfig
+
+        return Qwen3MoeConfig(
+            intermediate_size=cfg.intermediate_size, moe_intermediate_size=cfg.intermediate_size,
+            num_experts=cfg.num_experts, decoder_sparse_step=1,
+            head_dim=cfg.hidden_size // cfg.num_attention_heads, **common,
+        )
+    from transformers import OlmoeConfig
+
+    return OlmoeConfig(intermediate_size=cfg.intermediate_size, num_experts=cfg.num_experts, **common)
+
+
+def build_base_model(cfg: ModelConfig, tokenizer: PreTrainedTokenizerFast, seed: int) -> torch.nn.Module:
+    """A randomly initialised MoE from the config, or pretrained weights."""
+    if cfg.source == "pretrained":
+        dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+        return AutoModelForCausalLM.from_pretrained(cfg.name_or_path, dtype=dtype)
+    torch.manual_seed(seed)
+    config = _architecture_config(cfg, len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id)
+    return AutoModelForCausalLM.from_config(config)
+
+
+def apply_lora(model: torch.nn.Module, lora: LoraSettings) -> PeftModel:
+    names = [n for n, _ in model.named_parameters()]
+    for target in lora.target_parameters:
+        if not any(n.endswith(target) for n in names):
+            raise UserError(f"LoRA target parameter {target!r} not found in the model (its experts may be named differently)")
+    modules = {n.rsplit(".", 1)[0].rsplit(".", 1)[-1] for n in names}
+    for target in [*lora.target_modules, *lora.modules_to_save]:
+        if target not in modules:
+            raise UserError(f"LoRA target module {target!r} not found in the model")
+    peft_config = LoraConfig(
+        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+        target_modules=lora.target_modules or None,
+        target_parameters=lora.target_parameters or None,
+        modules_to_save=lora.modules_to_save or None,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, peft_config)
+
+
+def save_finetuned(
+    model: PeftModel, tokenizer: PreTrainedTokenizerFast, cfg: ModelConfig, out_dir: str | Path,
+    base_snapshot: Path | None = None,
+) -> Path:
+    """Write adapter, tokenizer and base reference; config-built bases are copied from their snapshot."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out / "adapter")
+    tokenizer.save_pretrained(out / "tokenizer")
+    if cfg.source == "config":
+        if base_snapshot is None:
+            raise ValueError("a config-built base model needs its pre-LoRA snapshot to be saved")
+        shutil.copytree(base_snapshot, out / "base", dirs_exist_ok=True)
+        base = {"source": "config", "path": "base"}
+    else:
+        base = {"source": "pretrained", "name_or_path": cfg.name_or_path}
+    (out / "base_model.json").write_text(json.dumps(base, indent=2) + "\n")
+    return out
+
+
+def load_finetuned(model_dir: str | Path, device: str | None = None) -> tuple[PeftModel, PreTrainedTokenizerFast]:
+    """The base model with its adapter and the tokenizer, in eval mode."""
+    root = Path(model_dir)
+    meta_path = root / "base_model.json"
+    if not meta_path.is_file():
+        raise UserError(f"model directory {root}: base_model.json not found (not a fine-tuned model directory)")
+    meta = json.loads(meta_path.read_text())
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    base_path = root / meta["path"] if meta["source"] == "config" else meta["name_or_path"]
+    base = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype)
+    model = PeftModel.from_pretrained(base, root / "adapter")
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(root / "tokenizer")
+    model.to(device).eval()
+    return model, tokenizer

@@ -1,0 +1,93 @@
+"""The whole training pipeline through kfp's local SubprocessRunner, as `make demo` runs it.
+
+One run (about two and a half minutes on 2 cores) on the demo corpus, then
+checks of what it promises: summary.json, the registered version and alias in
+the MLflow store it names, the accounting of every input item, the report and
+the plot, and a sample reply from the served model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, repo):
+    out = tmp_path_factory.mktemp("demo")
+    proc = subprocess.run(
+        [sys.executable, "-m", "empathy.cli", "pipeline", "run", "--local", "--config", "configs/pipeline/demo.yaml",
+         "--output-dir", str(out)],
+        cwd=repo, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out, proc.stdout
+
+
+def test_prints_where_to_look(demo_run):
+    out, stdout = demo_run
+    for needle in ("registered model", "mlflow ui --backend-store-uri", "Evidently report", "training curve",
+                   "sample reply", str(out / "summary.json")):
+        assert needle in stdout
+
+
+def test_summary_names_the_registered_version(demo_run):
+    from mlflow import MlflowClient
+
+    out, _ = demo_run
+    summary = json.loads((out / "summary.json").read_text())
+    model = summary["registered_model"]
+    assert summary["tracking_uri"] == f"sqlite:///{out / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=summary["tracking_uri"])
+    version = client.get_model_version_by_alias(model["name"], model["alias"])
+    assert str(version.version) == model["version"]
+    assert version.run_id == model["run_id"]
+    run = client.get_run(model["run_id"])
+    for key in ("test_loss", "test_perplexity", "test_token_accuracy", "final_train_loss"):
+        assert key in run.data.metrics
+    history = client.get_metric_history(model["run_id"], "train_loss")
+    assert len(history) > 3, "training loss should be logged while training runs"
+
+
+def test_metrics_are_real_numbers(demo_run):
+    out, _ = demo_run
+    metrics = json.loads((out / "summary.json").read_text())["metrics"]
+    test = metrics["test"]
+    assert 0 < test["test_loss"] < math.log(2000) + 1
+    assert math.isclose(test["test_perplexity"], math.exp(test["test_loss"]), rel_tol=1e-6)
+    assert 0 <= test["test_token_accuracy"] <= 1
+    assert metrics["train"]["final_train_loss"] < math.log(2000), "training did not reduce the loss below chance"
+
+
+def test_every_item_is_accounted_for(demo_run):
+    out, _ = demo_run
+    summary = json.loads((out / "summary.json").read_text())
+    report = json.loads(Path(summary["paths"]["data_report"]).read_text())
+    assert report["accounted"] is True
+    assert sum(report["splits"].values()) == report["accepted"]
+    validate_rejected = sum(v for k, v in report["rejected_by_reason"].items() if k.startswith("validate:"))
+    assert report["accepted"] + validate_rejected == report["pairs"]
+    assert report["pairs_by_type"].get("extracted", 0) > 0 and report["pairs_by_type"].get("contextual", 0) > 0
+    splits_dir = Path(summary["paths"]["data_report"]).parent
+    for name, count in report["splits"].items():
+        assert len((splits_dir / f"{name}.jsonl").read_text().splitlines()) == count
+
+
+def test_report_plot_and_reply(demo_run):
+    out, _ = demo_run
+    summary = json.loads((out / "summary.json").read_text())
+    html = Path(summary["paths"]["drift_report"])
+    text = html.read_text()
+    assert html.parent == out and text.lstrip().lower().startswith("<!doctype html") and len(text) > 10_000
+    assert "nearest_train_similarity" in text, "the semantic drift column is missing from the report"
+    png = Path(summary["paths"]["training_curve"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert summary["sample"]["reply"].strip()
+    assert summary["sample"]["endpoint"].startswith("http://127.0.0.1:")
