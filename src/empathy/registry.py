@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from empathy.config import RegistryConfig
+from empathy.errors import UserError
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -54,9 +55,34 @@ def tracked_run(config: RegistryConfig, run_id: str | None = None, run_name: str
                 tags: dict[str, str] | None = None) -> Iterator[Any]:
     """Start (or reopen, given run_id) an MLflow run in the configured experiment."""
     mlflow = _mlflow(config)
+    from mlflow.exceptions import MlflowException
+
     experiment_id = ensure_experiment(config)
+    if run_id is not None:
+        try:
+            mlflow.MlflowClient().get_run(run_id)
+        except MlflowException:
+            raise UserError(f"MLflow run {run_id!r} not found in {config.tracking_uri}") from None
     with mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id, run_name=run_name, tags=tags) as run:
         yield run
+
+
+def check_model_uri(model_uri: str, tracking_uri: str | None = None) -> None:
+    """Raise a UserError unless model_uri names a model directory or an existing registered version."""
+    if Path(model_uri).is_dir() or not model_uri.startswith("models:/"):
+        return
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    name, _, ref = model_uri[len("models:/"):].replace("@", "/@", 1).partition("/")
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    try:
+        if ref.startswith("@"):
+            client.get_model_version_by_alias(name, ref[1:])
+        else:
+            client.get_model_version(name, ref)
+    except MlflowException:
+        raise UserError(f"model {model_uri}: not found in the registry at {tracking_uri or mlflow.get_tracking_uri()}") from None
 
 
 def log_flat(metrics: dict[str, Any], step: int | None = None) -> None:
@@ -105,4 +131,5 @@ def load_chat_generator(model_uri: str, tracking_uri: str | None = None):
 
     if tracking_uri:
         mlflow.set_tracking_uri(tracking_uri)
+    check_model_uri(model_uri, tracking_uri)
     return mlflow.pyfunc.load_model(model_uri).unwrap_python_model().generator

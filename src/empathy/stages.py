@@ -18,13 +18,12 @@ from empathy.config import (
     TrainConfig, ValidateConfig,
 )
 from empathy.data.schema import QAPair, Record, Rejection
+from empathy.errors import UserError
 from empathy.io import read_json, read_jsonl, sha256_file, write_json, write_jsonl
 
 
 def _rows(model, path: str | Path, what: str, allow_empty: bool = False) -> list:
     from pydantic import ValidationError
-
-    from empathy.errors import UserError
 
     rows = []
     for n, row in enumerate(read_jsonl(path, what, allow_empty=allow_empty), start=1):
@@ -34,6 +33,25 @@ def _rows(model, path: str | Path, what: str, allow_empty: bool = False) -> list
             err = exc.errors()[0]
             raise UserError(f"{what} {path}, record {n}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
     return rows
+
+
+def chat_examples(path: str | Path, what: str, allow_empty: bool = False) -> list[dict[str, Any]]:
+    """Chat JSONL rows, each checked to hold a messages list of {role, content}."""
+    rows = read_jsonl(path, what, allow_empty=allow_empty)
+    for n, row in enumerate(rows, start=1):
+        messages = row.get("messages")
+        if not isinstance(messages, list) or not messages or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+            for m in messages
+        ):
+            raise UserError(f"{what} {path}, record {n}: 'messages' must be a non-empty list of {{role, content}}")
+    return rows
+
+
+def require_model_dir(path: str | Path) -> str:
+    if not (Path(path) / "base_model.json").is_file():
+        raise UserError(f"model directory {path}: not a fine-tuned model (no base_model.json; see `empathy train`)")
+    return str(path)
 
 
 def _dump(path: str | Path, rows: list) -> int:
@@ -104,7 +122,7 @@ def train(train_path: str, val_path: str, config: TrainConfig, registry: Registr
     import mlflow
 
     recipe = LoRAFinetuneRecipe(config)
-    recipe.setup(read_jsonl(train_path, "training split"), read_jsonl(val_path, "validation split", allow_empty=True))
+    recipe.setup(chat_examples(train_path, "training split"), chat_examples(val_path, "validation split", allow_empty=True))
     tags = {"pipeline_run": pipeline_run, "git_commit": git_commit(), "stage": "train"}
     with tracked_run(registry, run_name=f"train-{pipeline_run}" if pipeline_run else "train", tags=tags) as run:
         mlflow.log_params(_flatten(config.model_dump(mode="json")))
@@ -135,7 +153,8 @@ def evaluate(model_dir: str, test_path: str, config: EvaluateConfig, registry: R
     from empathy.evaluate.metrics import evaluate_model
     from empathy.registry import log_flat, tracked_run
 
-    metrics = evaluate_model(model_dir, test_path, config)
+    chat_examples(test_path, "test split")
+    metrics = evaluate_model(require_model_dir(model_dir), test_path, config)
     with tracked_run(registry, run_id=run_id):
         log_flat(metrics)
     write_json(out_path, metrics)
@@ -148,6 +167,7 @@ def register(model_dir: str, registry: RegistryConfig, run_id: str, data_report_
 
     import mlflow
 
+    require_model_dir(model_dir)
     tags = {"git_commit": git_commit(), "pipeline_run": pipeline_run}
     if data_report_path:
         report = read_json(data_report_path, "data report")
@@ -160,8 +180,13 @@ def register(model_dir: str, registry: RegistryConfig, run_id: str, data_report_
 def deploy(model_uri: str, tracking_uri: str, config: DeployConfig, inputs_path: str, out_dir: str) -> dict[str, Any]:
     """Deploys, converses, writes inference_log.jsonl and deploy.json into out_dir."""
     from empathy.deploy import deploy as deploy_model
+    from empathy.registry import check_model_uri
 
     inputs = read_jsonl(inputs_path, "inference inputs")
+    for n, row in enumerate(inputs, start=1):
+        if not isinstance(row.get("text"), str) or not row["text"].strip() or "id" not in row:
+            raise UserError(f"inference inputs {inputs_path}, record {n}: needs 'id' and a non-empty 'text'")
+    check_model_uri(model_uri, tracking_uri)
     result = deploy_model(model_uri, tracking_uri, config, inputs, out_dir)
     write_jsonl(Path(out_dir) / "inference_log.jsonl", result.inference_log)
     summary = result.summary()
@@ -172,6 +197,10 @@ def deploy(model_uri: str, tracking_uri: str, config: DeployConfig, inputs_path:
 def monitor(train_path: str, inference_log_path: str, config: MonitorConfig, out_dir: str) -> dict[str, Any]:
     from empathy.monitor.drift import drift_report, user_texts
 
-    reference = user_texts(read_jsonl(train_path, "training split"))
-    current = [row["text"] for row in read_jsonl(inference_log_path, "inference log")]
+    reference = user_texts(chat_examples(train_path, "training split"))
+    log = read_jsonl(inference_log_path, "inference log")
+    for n, row in enumerate(log, start=1):
+        if not isinstance(row.get("text"), str):
+            raise UserError(f"inference log {inference_log_path}, record {n}: missing 'text'")
+    current = [row["text"] for row in log]
     return drift_report(reference, current, config, out_dir)

@@ -56,6 +56,17 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], list[str]]]:
     unknown_key.write_text("corpus_dir: data/demo\npairs:\n  min_question_wrds: 3\n", encoding="utf-8")
     bad_split = tmp / "bad_split.yaml"
     bad_split.write_text("split: {val_fraction: 0.5, test_fraction: 0.5}\n", encoding="utf-8")
+    data = tmp / "data"
+    data.mkdir()
+    for name in ("train", "val", "test"):
+        (data / f"{name}.jsonl").write_text(json.dumps({"id": "x", "text": "no messages here"}) + "\n")
+    not_a_model = tmp / "not-a-model"
+    not_a_model.mkdir()
+    good_data = tmp / "good-data"
+    good_data.mkdir()
+    chat = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    (good_data / "test.jsonl").write_text(json.dumps(chat) + "\n")
+    registry = f"sqlite:///{tmp / 'empty-mlflow.db'}"
     return {
         "ingest-missing-corpus": (["ingest", "--corpus", str(missing_dir), "--out-dir", out],
                                   [str(missing_dir), "not found"]),
@@ -73,6 +84,15 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], list[str]]]:
                                 [str(bad_split), "split"]),
         "train-missing-data": (["train", "--data", str(missing_dir), "--out", str(tmp / "model")],
                                [str(missing_dir), "not found"]),
+        "train-records-without-messages": (["train", "--data", str(data), "--out", str(tmp / "model")],
+                                           [str(data / "train.jsonl"), "record 1", "messages"]),
+        "evaluate-not-a-model": (["evaluate", "--model", str(not_a_model), "--data", str(good_data), "--run-id", "r",
+                                  "--out", str(tmp / "m.json")], [str(not_a_model), "base_model.json"]),
+        "serve-unknown-model": (["serve", "--model", "models:/no-such-model@candidate", "--tracking-uri", registry,
+                                 "--port", "9"], ["models:/no-such-model@candidate", "not found in the registry"]),
+        "deploy-unknown-model": (["deploy", "--model-uri", "models:/no-such-model/3", "--tracking-uri", registry,
+                                  "--inputs", "data/demo/inference_inputs.jsonl", "--out-dir", out],
+                                 ["models:/no-such-model/3", "not found in the registry"]),
         "monitor-missing-data": (["monitor", "--data", str(missing_dir), "--inference-log", str(missing),
                                   "--out-dir", out], [str(missing_dir)]),
         "split-missing-records": (["split", "--records", str(missing), "--pairs", str(missing), "--accepted",
