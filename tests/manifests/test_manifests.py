@@ -517,3 +517,18 @@ def test_deploy_stage_substitution_keeps_the_object_valid() -> None:
     args = isvc["spec"]["predictor"]["containers"][0]["args"]
     args[args.index("--model") + 1] = "models:/empathy-chat/7"
     assert not _crd_errors(isvc)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_pipeline_may_deploy_in_each_namespace(env: str) -> None:
+    """The deploy step's API calls (src/empathy/deploy.py) are granted, and nothing broader."""
+    docs = _docs(env)
+    (role,) = [d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "empathy-deployer"]
+    (binding,) = [d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "empathy-deployer"]
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == f"empathy-{env}"
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "empathy-deployer"}
+    rules = {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+    assert {"get", "create", "patch"} <= rules[("serving.kserve.io", "inferenceservices")]
+    assert all(g == "serving.kserve.io" for g, _ in rules), "the deployer role reaches beyond KServe"
+    assert not any("*" in verbs or "delete" in verbs for verbs in rules.values())
+    assert [s["kind"] for s in binding["subjects"]] == ["ServiceAccount"]

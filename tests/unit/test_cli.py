@@ -66,7 +66,10 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], list[str]]]:
     good_data.mkdir()
     chat = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
     (good_data / "test.jsonl").write_text(json.dumps(chat) + "\n")
-    registry = f"sqlite:///{tmp / 'empty-mlflow.db'}"
+    # one store per case: the cases run concurrently, and two processes creating
+    # MLflow's schema in one SQLite file race each other
+    serve_registry = f"sqlite:///{tmp / 'serve-mlflow.db'}"
+    deploy_registry = f"sqlite:///{tmp / 'deploy-mlflow.db'}"
     return {
         "ingest-missing-corpus": (["ingest", "--corpus", str(missing_dir), "--out-dir", out],
                                   [str(missing_dir), "not found"]),
@@ -88,10 +91,11 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], list[str]]]:
                                            [str(data / "train.jsonl"), "record 1", "messages"]),
         "evaluate-not-a-model": (["evaluate", "--model", str(not_a_model), "--data", str(good_data), "--run-id", "r",
                                   "--out", str(tmp / "m.json")], [str(not_a_model), "base_model.json"]),
-        "serve-unknown-model": (["serve", "--model", "models:/no-such-model@candidate", "--tracking-uri", registry,
-                                 "--port", "9"], ["models:/no-such-model@candidate", "not found in the registry"]),
-        "deploy-unknown-model": (["deploy", "--model-uri", "models:/no-such-model/3", "--tracking-uri", registry,
-                                  "--inputs", "data/demo/inference_inputs.jsonl", "--out-dir", out],
+        "serve-unknown-model": (["serve", "--model", "models:/no-such-model@candidate", "--tracking-uri",
+                                 serve_registry, "--port", "9"],
+                                ["models:/no-such-model@candidate", "not found in the registry"]),
+        "deploy-unknown-model": (["deploy", "--model-uri", "models:/no-such-model/3", "--tracking-uri",
+                                  deploy_registry, "--inputs", "data/demo/inference_inputs.jsonl", "--out-dir", out],
                                  ["models:/no-such-model/3", "not found in the registry"]),
         "monitor-missing-data": (["monitor", "--data", str(missing_dir), "--inference-log", str(missing),
                                   "--out-dir", out], [str(missing_dir)]),

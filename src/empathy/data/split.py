@@ -1,8 +1,8 @@
 """Split validated pairs into train/val/test chat JSONL and account for every item.
 
 Pairs are split by the record they came from (a session never straddles two
-splits), in an order fixed by a seeded hash, so the split is deterministic and
-test data never leaks into training. The report recounts every input item
+splits), within each pair type, in an order fixed by a seeded hash, so the
+split is deterministic and test data never leaks into training. The report recounts every input item
 from the stage files: each ends in exactly one split or in rejected.jsonl
 with a reason code, and the split fails loudly if the counts do not close.
 
@@ -54,20 +54,26 @@ def to_chat(pair: QAPair, system_prompt: str) -> dict[str, Any]:
 
 
 def assign_splits(pairs: list[QAPair], config: SplitConfig) -> dict[str, list[QAPair]]:
-    groups: dict[str, list[QAPair]] = defaultdict(list)
-    for pair in pairs:
-        groups[pair.record_id].append(pair)
-    order = sorted(groups, key=lambda rid: stable_hash(str(config.seed), rid))
-    total = len(pairs)
-    targets = {"test": config.test_fraction * total, "val": config.val_fraction * total}
+    """Whole records to test, then val, until each reaches its fraction; the rest to train.
+
+    Stratified by pair type (a record yields one type), so extracted and
+    contextual pairs are both represented in every split. Each split with a
+    non-zero fraction gets at least one record and overshoots by at most one.
+    """
     out: dict[str, list[QAPair]] = {name: [] for name in SPLITS}
-    for rid in order:
-        for name in ("test", "val"):
-            if len(out[name]) < targets[name] and len(out[name]) + len(groups[rid]) <= max(targets[name] * 1.5, 1):
-                out[name].extend(groups[rid])
-                break
-        else:
-            out["train"].extend(groups[rid])
+    for pair_type in sorted({p.pair_type for p in pairs}):
+        groups: dict[str, list[QAPair]] = defaultdict(list)
+        for pair in pairs:
+            if pair.pair_type == pair_type:
+                groups[pair.record_id].append(pair)
+        total = sum(len(g) for g in groups.values())
+        targets = {"test": config.test_fraction * total, "val": config.val_fraction * total}
+        filled = {"test": 0, "val": 0}
+        for rid in sorted(groups, key=lambda rid: stable_hash(str(config.seed), rid)):
+            name = next((n for n in ("test", "val") if filled[n] < targets[n]), "train")
+            if name != "train":
+                filled[name] += len(groups[rid])
+            out[name].extend(groups[rid])
     return out
 
 
