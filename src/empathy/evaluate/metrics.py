@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from empathy.config import EvaluateConfig
-from empathy.io import read_jsonl, write_json
+from empathy.io import read_jsonl
 from empathy.train.tokenizer import IGNORE_INDEX
 
 
@@ -68,7 +68,3 @@ def evaluate_model(model_dir: str | Path, test_path: str | Path, config: Evaluat
     examples = tokenize_examples(read_jsonl(test_path, "test split"), tokenizer, config.max_seq_len)
     metrics = lm_metrics(model, make_batches(examples, config.batch_size, tokenizer.pad_token_id), device)
     return {f"test_{k}": v for k, v in metrics.items()} | {"test_examples": len(examples)}
-
-
-def write_metrics(metrics: dict[str, Any], out: str | Path) -> Path:
-    return write_json(out, metrics)

@@ -90,8 +90,10 @@ class LoRAFinetuneRecipe:
                 self.tokenizer.pad_token = self.tokenizer.eos_token
         base = build_base_model(cfg.model, self.tokenizer, cfg.seed)
         if cfg.model.source == "config":
-            # LoRA injection renames the base weights; keep a clean copy to ship with the adapter.
-            self.base_snapshot = Path(tempfile.mkdtemp(prefix="empathy-base-"))
+            # LoRA injection renames the base weights; keep a clean copy to ship with the
+            # adapter, in a temporary directory that goes with the recipe object.
+            self._base_tmp = tempfile.TemporaryDirectory(prefix="empathy-base-")
+            self.base_snapshot = Path(self._base_tmp.name)
             base.save_pretrained(self.base_snapshot)
         torch.manual_seed(cfg.seed)
         self.model = apply_lora(base, cfg.lora).to(self.device)
