@@ -171,7 +171,12 @@ def cmd_pipeline_compile(args):
 def cmd_pipeline_submit(args):
     from empathy.pipeline import submit
 
-    arguments = json.loads(args.arguments) if args.arguments else {}
+    try:
+        arguments = json.loads(args.arguments) if args.arguments else {}
+    except json.JSONDecodeError as exc:
+        raise UserError(f"--arguments: malformed JSON ({exc.msg})") from None
+    if not isinstance(arguments, dict):
+        raise UserError("--arguments: expected a JSON object of pipeline parameters")
     print(submit(args.host, args.package, args.experiment, args.run_name, arguments))
 
 

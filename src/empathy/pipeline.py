@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +145,12 @@ def submit(host: str, package: str, experiment: str, run_name: str | None, argum
 
     if not Path(package).is_file():
         raise UserError(f"pipeline package {package}: file not found (run `make pipelines`)")
-    client = kfp.Client(host=host)
-    run = client.create_run_from_pipeline_package(
-        package, arguments=arguments, experiment_name=experiment, run_name=run_name,
-    )
+    warnings.filterwarnings("ignore", category=FutureWarning, module="kfp")  # "only works with KFP v2.0.0-beta.2+"
+    try:
+        client = kfp.Client(host=host)
+        run = client.create_run_from_pipeline_package(
+            package, arguments=arguments, experiment_name=experiment, run_name=run_name,
+        )
+    except Exception as exc:  # kfp raises connection, auth and API errors of several types
+        raise UserError(f"Kubeflow Pipelines at {host}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
     return run.run_id
