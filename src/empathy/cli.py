@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from empathy.errors import UserError
+from empathy.errors import StageFailed, UserError
 
 DEFAULT_CONFIG = Path("configs/pipeline/demo.yaml")
 
@@ -158,6 +158,7 @@ Pipeline finished. Where to look:
   test metrics       loss {test['test_loss']:.3f}, perplexity {test['test_perplexity']:.1f}, token accuracy {test['test_token_accuracy']:.3f}
   Evidently report   {paths['drift_report']}  (drift share {summary['metrics']['drift_share']:.2f})
   training curve     {paths['training_curve']}
+  pipeline log       {paths['pipeline_log']}
   sample reply       Q: {summary['sample']['prompt']}
                      A: {summary['sample']['reply']}""")
 
@@ -269,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"empathy {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except StageFailed as exc:
+        print(f"empathy {args.command}: failed: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return 0

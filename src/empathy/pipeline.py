@@ -13,16 +13,18 @@ checkpoints, and summary.json with the report and the training curve.
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
 import os
 import re
 import shutil
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from empathy.config import PipelineConfig, load_pipeline_config
-from empathy.errors import UserError
+from empathy.errors import StageFailed, UserError
 from empathy.io import read_json, write_json
 
 COMPILED_PIPELINE = "pipelines/training_pipeline.yaml"
@@ -80,6 +82,36 @@ def pipeline_arguments(cfg: PipelineConfig) -> dict[str, Any]:
     }
 
 
+class TaskProgress(io.TextIOBase):
+    """Everything kfp's local runner prints goes to the log file; task status lines also to the console.
+
+    The runner prints each task's executor input and output in full (over a
+    thousand lines for this pipeline); the console gets one line as each task
+    starts and ends, and the log keeps the rest.
+    """
+
+    MARKERS = ("Executing task", "finished with status")
+
+    def __init__(self, log: TextIO, console: TextIO):
+        self.log, self.console, self.pending = log, console, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.log.write(text)
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if any(marker in line for marker in self.MARKERS):
+                self.console.write(line.strip() + "\n")
+                self.console.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self.log.flush()
+
+
 def run_local(config_path: str | None, output_dir: str) -> dict[str, Any]:
     """Run the whole pipeline with kfp's local SubprocessRunner; returns the summary."""
     from kfp import local
@@ -92,12 +124,26 @@ def run_local(config_path: str | None, output_dir: str) -> dict[str, Any]:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(out / "pipeline"),
                raise_on_error=True)
-    task = _pipeline_func(cfg)(**pipeline_arguments(cfg))
+    log_path = out / "pipeline.log"
+    print(f"Running the pipeline locally; full output in {log_path}", flush=True)
+    with log_path.open("w", encoding="utf-8") as log:
+        progress = TaskProgress(log, sys.stdout)
+        try:
+            with contextlib.redirect_stdout(progress), contextlib.redirect_stderr(progress):
+                task = _pipeline_func(cfg)(**pipeline_arguments(cfg))
+        except RuntimeError as exc:
+            log.flush()
+            lines = log_path.read_text(encoding="utf-8").splitlines()
+            errors = [line.strip() for line in lines if re.match(r"^\s*[\w.]+(Error|Exception|Failed): ", line)]
+            cause = f"\n{errors[-1]}" if errors else ""
+            tail = "\n".join(lines[-40:])
+            raise StageFailed(f"{exc}{cause}\n--- last lines of {log_path} ---\n{tail}") from None
     summary = read_json(task.outputs["Output"].path, "pipeline summary")
     for key, name in (("drift_report", "drift_report.html"), ("training_curve", "training_curve.png")):
         shutil.copyfile(summary["paths"][key], out / name)
         summary["paths"][key] = str(out / name)
     summary["paths"]["pipeline_root"] = str(out / "pipeline")
+    summary["paths"]["pipeline_log"] = str(log_path)
     summary["mlflow_ui"] = f"mlflow ui --backend-store-uri {cfg.registry.tracking_uri}"
     write_json(out / "summary.json", summary)
     summary["paths"]["summary"] = str(out / "summary.json")

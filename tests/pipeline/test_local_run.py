@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,8 +35,12 @@ def demo_run(tmp_path_factory, repo):
 def test_prints_where_to_look(demo_run):
     out, stdout = demo_run
     for needle in ("registered model", "mlflow ui --backend-store-uri", "Evidently report", "training curve",
-                   "sample reply", str(out / "summary.json")):
+                   "sample reply", str(out / "summary.json"), str(out / "pipeline.log")):
         assert needle in stdout
+    assert "Got executor_input" not in stdout, "kfp's task dumps belong in pipeline.log, not on the console"
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", stdout)
+    assert len(re.findall(r"Task '\w+' finished with status SUCCESS", plain)) == 10
+    assert "Pipeline 'empathy-training' finished with status SUCCESS" in plain
 
 
 def test_summary_names_the_registered_version(demo_run):
