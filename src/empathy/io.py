@@ -68,6 +68,11 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
     return n
 
 
+def write_models(path: str | Path, rows: Iterable[Any]) -> int:
+    """Write pydantic models (records, pairs, rejections) as JSONL; returns the count."""
+    return write_jsonl(path, (r.model_dump(mode="json") for r in rows))
+
+
 def read_yaml(path: str | Path, what: str = "YAML file") -> dict[str, Any]:
     """Read a YAML mapping; errors name the file and the line."""
     p = require_file(path, what)

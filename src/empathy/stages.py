@@ -19,7 +19,7 @@ from empathy.config import (
 )
 from empathy.data.schema import QAPair, Record, Rejection
 from empathy.errors import UserError
-from empathy.io import read_json, read_jsonl, sha256_file, write_json, write_jsonl
+from empathy.io import read_json, read_jsonl, sha256_file, write_json, write_jsonl, write_models
 
 
 def _rows(model, path: str | Path, what: str, allow_empty: bool = False) -> list:
@@ -54,16 +54,12 @@ def require_model_dir(path: str | Path) -> str:
     return str(path)
 
 
-def _dump(path: str | Path, rows: list) -> int:
-    return write_jsonl(path, (r.model_dump(mode="json") for r in rows))
-
-
 def ingest(corpus_dir: str, config: IngestConfig, records_path: str, rejected_path: str) -> dict[str, int]:
     from empathy.data.sources import ingest_corpus
 
     result = ingest_corpus(corpus_dir, config)
-    _dump(records_path, result.records)
-    _dump(rejected_path, result.rejected)
+    write_models(records_path, result.records)
+    write_models(rejected_path, result.rejected)
     return result.counts
 
 
@@ -71,8 +67,8 @@ def pairs(records_path: str, config: PairsConfig, pairs_path: str, rejected_path
     from empathy.data.pairs import make_pairs
 
     result = make_pairs(_rows(Record, records_path, "records file"), config)
-    _dump(pairs_path, result.pairs)
-    _dump(rejected_path, result.rejected)
+    write_models(pairs_path, result.pairs)
+    write_models(rejected_path, result.rejected)
     return result.counts
 
 
@@ -80,8 +76,8 @@ def validate(pairs_path: str, config: ValidateConfig, accepted_path: str, reject
     from empathy.data.validate import validate_pairs
 
     result = validate_pairs(_rows(QAPair, pairs_path, "pairs file"), config)
-    _dump(accepted_path, result.accepted)
-    _dump(rejected_path, result.rejected)
+    write_models(accepted_path, result.accepted)
+    write_models(rejected_path, result.rejected)
     return result.counts
 
 
@@ -97,10 +93,7 @@ def split(records_path: str, pairs_path: str, accepted_path: str, rejected_paths
         _rows(Record, records_path, "records file"), _rows(QAPair, pairs_path, "pairs file"),
         _rows(QAPair, accepted_path, "accepted pairs file", allow_empty=True), rejected, config, out_dir,
     )
-    report = dict(result.report)
-    report["train_sha256"] = sha256_file(Path(out_dir) / "train.jsonl")
-    write_json(Path(out_dir) / "report.json", report)
-    return report
+    return result.report
 
 
 def git_commit() -> str:
@@ -125,7 +118,7 @@ def train(train_path: str, val_path: str, config: TrainConfig, registry: Registr
     recipe.setup(chat_examples(train_path, "training split"), chat_examples(val_path, "validation split", allow_empty=True))
     tags = {"pipeline_run": pipeline_run, "git_commit": git_commit(), "stage": "train"}
     with tracked_run(registry, run_name=f"train-{pipeline_run}" if pipeline_run else "train", tags=tags) as run:
-        mlflow.log_params(_flatten(config.model_dump(mode="json")))
+        mlflow.log_params(_flatten(config.modelwrite_models(mode="json")))
         mlflow.log_param("train_sha256", sha256_file(train_path))
         result = recipe.train(on_metrics=lambda metrics, step: log_flat(metrics, step), progress=progress)
         out = recipe.save(out_dir)

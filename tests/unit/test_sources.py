@@ -19,9 +19,9 @@ from pydantic import ValidationError
 
 from empathy.config import IngestConfig
 from empathy.data.schema import Record
-from empathy.data.sources import LABEL_RE, ingest_corpus, read_manifest, write_rows
+from empathy.data.sources import LABEL_RE, ingest_corpus, read_manifest
 from empathy.errors import UserError
-from empathy.io import read_jsonl
+from empathy.io import read_jsonl, write_models
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "data" / "demo"
@@ -152,9 +152,9 @@ def test_demo_counts(demo) -> None:
     assert demo.counts == {"items_in": len(demo.records), "records": len(demo.records), "rejected": 0}
 
 
-def test_write_rows_round_trip(demo, tmp_path: Path) -> None:
+def test_write_models_round_trip(demo, tmp_path: Path) -> None:
     path = tmp_path / "records.jsonl"
-    assert write_rows(path, demo.records) == len(demo.records)
+    assert write_models(path, demo.records) == len(demo.records)
     back = [Record.model_validate(row) for row in read_jsonl(path)]
     assert back == demo.records
 

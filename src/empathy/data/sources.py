@@ -18,14 +18,14 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from pydantic import ValidationError
 
 from empathy.config import IngestConfig
 from empathy.data.schema import Attribution, Record, Rejection, Turn
 from empathy.errors import UserError
-from empathy.io import read_yaml, require_file, write_jsonl
+from empathy.io import read_yaml, require_file
 
 # A speaker label: up to three capitalised words ("Client", "Dr Okafor", "CoHost"),
 # so that a sentence with a colon ("And one more thing: ...") continues a turn.
@@ -202,8 +202,3 @@ def ingest_corpus(corpus_dir: str | Path, config: IngestConfig) -> IngestResult:
         records.extend(got)
         rejected.extend(bad)
     return IngestResult(records=records, rejected=rejected, items_in=len(records) + len(rejected))
-
-
-def write_rows(path: str | Path, rows: list[Any]) -> int:
-    """Write pydantic rows as JSONL."""
-    return write_jsonl(path, (r.model_dump(mode="json", exclude_none=False) for r in rows))

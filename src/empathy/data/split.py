@@ -19,7 +19,7 @@ from typing import Any
 
 from empathy.config import SplitConfig
 from empathy.data.schema import QAPair, Record, Rejection
-from empathy.io import stable_hash, write_json, write_jsonl
+from empathy.io import sha256_file, stable_hash, write_json, write_jsonl
 
 SPLITS = ("train", "val", "test")
 ROLE_OF = {"asker": "user", "responder": "assistant", "narrator": "user"}
@@ -133,5 +133,6 @@ def split_and_export(
         for name in SPLITS:
             write_jsonl(out / f"{name}.jsonl", splits[name])
         write_jsonl(out / "rejected.jsonl", (r.model_dump(mode="json") for r in rejected))
+        report["train_sha256"] = sha256_file(out / "train.jsonl")  # the data set's identity in the registry
         write_json(out / "report.json", report)
     return result
