@@ -11,7 +11,7 @@ STAMP := $(VENV)/.synced
 IMAGE_REPO ?= ghcr.io/empathy-mlops
 IMAGE_TAG ?= 0.1.0
 
-.PHONY: help venv demo test test-unit test-integration test-pipeline test-manifests test-images \
+.PHONY: help venv demo test bench test-unit test-integration test-pipeline test-manifests test-images \
         pipelines manifests lock images clean
 
 help:  ## list the targets
@@ -43,6 +43,9 @@ test-manifests: $(STAMP)  ## render and validate the Kubernetes manifests
 
 test-images: $(STAMP)  ## check the Dockerfiles
 	$(PY) -m pytest tests/images
+
+bench: $(STAMP)  ## training throughput and serving latency of the tiny model (numbers in docs/benchmarks.md)
+	$(PY) benchmarks/bench.py --out runs/bench
 
 pipelines: $(STAMP)  ## recompile pipelines/training_pipeline.yaml from configs/pipeline/cluster.yaml
 	$(EMPATHY) pipeline compile --config configs/pipeline/cluster.yaml --output pipelines/training_pipeline.yaml

@@ -118,3 +118,17 @@ def test_generator_rejects_bad_messages(tmp_path):
 def test_empty_training_split_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="training split is empty"):
         LoRAFinetuneRecipe(_config(tmp_path)).setup([], [])
+
+
+def test_merged_adapter_gives_the_same_logits(tmp_path):
+    recipe = LoRAFinetuneRecipe(_config(tmp_path, checkpoint_dir=None, checkpoint_every=0))
+    recipe.setup(_examples(24), _examples(4))
+    recipe.train(progress=False)
+    out = recipe.save(tmp_path / "model")
+    merged, tokenizer = load_finetuned(out, device="cpu")
+    unmerged, _ = load_finetuned(out, device="cpu", merge=False)
+    assert not any("lora_" in n for n, _ in merged.named_parameters()), "the adapter was not merged"
+    assert any(".experts." in n and "lora_" in n for n, _ in unmerged.named_parameters())
+    ids = torch.tensor([tokenizer.encode("What can I do about worry at night?")])
+    with torch.no_grad():
+        assert torch.allclose(merged(input_ids=ids).logits, unmerged(input_ids=ids).logits, atol=1e-4)
