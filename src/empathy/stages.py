@@ -118,7 +118,7 @@ def train(train_path: str, val_path: str, config: TrainConfig, registry: Registr
     recipe.setup(chat_examples(train_path, "training split"), chat_examples(val_path, "validation split", allow_empty=True))
     tags = {"pipeline_run": pipeline_run, "git_commit": git_commit(), "stage": "train"}
     with tracked_run(registry, run_name=f"train-{pipeline_run}" if pipeline_run else "train", tags=tags) as run:
-        mlflow.log_params(_flatten(config.modelwrite_models(mode="json")))
+        mlflow.log_params(_flatten(config.model_dump(mode="json")))
         mlflow.log_param("train_sha256", sha256_file(train_path))
         result = recipe.train(on_metrics=lambda metrics, step: log_flat(metrics, step), progress=progress)
         out = recipe.save(out_dir)
