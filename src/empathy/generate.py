@@ -20,6 +20,9 @@ from empathy.train.model import load_finetuned
 from empathy.train.tokenizer import IM_END, encode_chat
 
 VALID_ROLES = ("system", "user", "assistant")
+# Greedy decoding of small models loops ("talk to talk to talk ..."); a mild
+# penalty on repeated tokens is the usual remedy and leaves sampling settings alone.
+DEFAULT_REPETITION_PENALTY = 1.2
 
 
 class ChatGenerator:
@@ -48,8 +51,11 @@ class ChatGenerator:
             raise ValueError("the last message must come from the user")
         return messages
 
-    def reply(self, messages: list[dict[str, str]], max_new_tokens: int = 64, temperature: float = 0.0) -> dict:
+    def reply(self, messages: list[dict[str, str]], max_new_tokens: int = 64, temperature: float = 0.0,
+              repetition_penalty: float = DEFAULT_REPETITION_PENALTY) -> dict:
         messages = self.check_messages(messages)
+        if not 1.0 <= repetition_penalty <= 2.0:
+            raise ValueError("repetition_penalty must be between 1.0 and 2.0")
         if messages[0]["role"] != "system":
             messages = [{"role": "system", "content": DEFAULT_SYSTEM_PROMPT}, *messages]
         budget = max(self.max_context - max_new_tokens, 16)
@@ -65,6 +71,7 @@ class ChatGenerator:
                 temperature=temperature if sampling else None,
                 top_p=0.95 if sampling else None,
                 top_k=None,
+                repetition_penalty=repetition_penalty,
                 eos_token_id=self.end_id,
                 pad_token_id=self.tokenizer.pad_token_id,
             )

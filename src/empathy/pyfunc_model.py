@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import mlflow.pyfunc
 
+from empathy.generate import DEFAULT_REPETITION_PENALTY
+
 
 class ChatPyfuncModel(mlflow.pyfunc.PythonModel):
     """Input: {"messages": [...]} or a list of them. Output: one reply dict each."""
@@ -29,4 +31,5 @@ class ChatPyfuncModel(mlflow.pyfunc.PythonModel):
             model_input = [model_input]
         max_new_tokens = int(params.get("max_new_tokens", 64))
         temperature = float(params.get("temperature", 0.0))
-        return [self.generator.reply(item["messages"], max_new_tokens, temperature) for item in model_input]
+        penalty = float(params.get("repetition_penalty", DEFAULT_REPETITION_PENALTY))
+        return [self.generator.reply(item["messages"], max_new_tokens, temperature, penalty) for item in model_input]

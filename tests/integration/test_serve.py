@@ -40,6 +40,8 @@ def test_predict_directly(predictor):
     ({"instances": ["hello"]}, "messages"),
     ({"instances": [{"messages": []}]}, "non-empty"),
     ({"instances": [{"messages": [{"role": "user", "content": "hi"}], "max_new_tokens": 0}]}, "max_new_tokens"),
+    ({"instances": [{"messages": [{"role": "user", "content": "hi"}], "repetition_penalty": 5}]}, "repetition_penalty"),
+    ({"instances": [{"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}]}, "could not convert"),
 ])
 def test_predict_rejects_bad_input(predictor, payload, message):
     from kserve.errors import InvalidInput

@@ -6,7 +6,8 @@ starts kserve's ModelServer (v1 and v2 protocol routes, Prometheus /metrics)
 bound to 127.0.0.1 unless `--host` opens it, with gRPC off. The v1 request:
 
     POST /v1/models/empathy-chat:predict
-    {"instances": [{"messages": [{"role": "user", "content": "..."}], "max_new_tokens": 64}]}
+    {"instances": [{"messages": [{"role": "user", "content": "..."}], "max_new_tokens": 64,
+                    "temperature": 0.0, "repetition_penalty": 1.2}]}      (the last three optional)
     -> {"predictions": [{"content": "...", "finish_reason": "stop", ...}]}
 
 kserve parses sys.argv when first imported (with abbreviations, so our
@@ -19,6 +20,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from empathy.generate import DEFAULT_REPETITION_PENALTY
 from empathy.serve.client import model_name_from_uri
 
 
@@ -60,8 +62,11 @@ class ChatPredictor(kserve.Model):
         if not isinstance(max_new, int) or not 1 <= max_new <= 1024:
             raise InvalidInput("max_new_tokens must be an integer from 1 to 1024")
         try:
-            return self.generator.reply(instance["messages"], max_new, float(instance.get("temperature", 0.0)))
-        except ValueError as exc:
+            return self.generator.reply(
+                instance["messages"], max_new, float(instance.get("temperature", 0.0)),
+                float(instance.get("repetition_penalty", DEFAULT_REPETITION_PENALTY)),
+            )
+        except (TypeError, ValueError) as exc:
             raise InvalidInput(str(exc)) from None
 
     async def predict(self, payload: dict, headers: dict[str, str] | None = None, response_headers=None) -> dict:
