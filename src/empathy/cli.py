@@ -10,6 +10,7 @@
     empathy deploy   --model-uri models:/empathy-chat/1 --inputs data/demo/inference_inputs.jsonl --out-dir runs/x/deploy
     empathy monitor  --data runs/x/data --inference-log runs/x/deploy/inference_log.jsonl --out-dir runs/x/monitor
     empathy serve    --model models:/empathy-chat@candidate --port 8080
+    empathy safety categories [--difficulty very_high|high|moderate] [--name NAME]
     empathy pipeline run --local | compile | submit --host URL
 
 Every stage reads its section of the pipeline config (`--config`, default
@@ -141,6 +142,15 @@ def cmd_serve(args):
     serve(args.model, host=args.host, port=args.port, name=args.name, tracking_uri=args.tracking_uri)
 
 
+def cmd_safety_categories(args):
+    from empathy.safety.categories import CATEGORIES, get_category
+
+    chosen = [get_category(args.name)] if args.name else list(CATEGORIES.values())
+    if args.difficulty:
+        chosen = [c for c in chosen if c.difficulty == args.difficulty]
+    _print([c.to_dict() for c in chosen])
+
+
 def cmd_pipeline_run(args):
     from empathy.pipeline import run_local
 
@@ -237,6 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="model name in the routes (default: the registered name)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
     p.set_defaults(func=cmd_serve)
+
+    safety = sub.add_parser("safety", help="clinical safety: edge-case categories and protocols").add_subparsers(
+        dest="safety_command", required=True)
+    p = safety.add_parser("categories", help="the 25 edge-case categories with difficulty and safety protocol")
+    p.add_argument("--difficulty", choices=["very_high", "high", "moderate"])
+    p.add_argument("--name", help="one category by name")
+    p.set_defaults(func=cmd_safety_categories)
 
     pipe = sub.add_parser("pipeline", help="run, compile or submit the Kubeflow pipeline").add_subparsers(
         dest="pipeline_command", required=True)
