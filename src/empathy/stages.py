@@ -48,12 +48,6 @@ def chat_examples(path: str | Path, what: str, allow_empty: bool = False) -> lis
     return rows
 
 
-def require_model_dir(path: str | Path) -> str:
-    if not (Path(path) / "base_model.json").is_file():
-        raise UserError(f"model directory {path}: not a fine-tuned model (no base_model.json; see `empathy train`)")
-    return str(path)
-
-
 def ingest(corpus_dir: str, config: IngestConfig, records_path: str, rejected_path: str) -> dict[str, int]:
     from empathy.data.sources import ingest_corpus
 
@@ -146,8 +140,7 @@ def evaluate(model_dir: str, test_path: str, config: EvaluateConfig, registry: R
     from empathy.evaluate.metrics import evaluate_model
     from empathy.registry import log_flat, tracked_run
 
-    chat_examples(test_path, "test split")
-    metrics = evaluate_model(require_model_dir(model_dir), test_path, config)
+    metrics = evaluate_model(model_dir, chat_examples(test_path, "test split"), config)
     with tracked_run(registry, run_id=run_id):
         log_flat(metrics)
     write_json(out_path, metrics)
@@ -160,7 +153,9 @@ def register(model_dir: str, registry: RegistryConfig, run_id: str, data_report_
 
     import mlflow
 
-    require_model_dir(model_dir)
+    from empathy.train.model import read_base_meta
+
+    read_base_meta(model_dir)  # fail before logging anything if this is not a model directory
     tags = {"git_commit": git_commit(), "pipeline_run": pipeline_run}
     if data_report_path:
         report = read_json(data_report_path, "data report")

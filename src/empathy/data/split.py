@@ -2,9 +2,10 @@
 
 Pairs are split by the record they came from (a session never straddles two
 splits), within each pair type, in an order fixed by a seeded hash, so the
-split is deterministic and test data never leaks into training. The report recounts every input item
-from the stage files: each ends in exactly one split or in rejected.jsonl
-with a reason code, and the split fails loudly if the counts do not close.
+split is deterministic and test data never leaks into training. The report
+recounts every input item from the stage files: each ends in exactly one
+split or in rejected.jsonl with a reason code, and the split fails loudly if
+the counts do not close.
 
     from empathy.data.split import split_and_export
     result = split_and_export(records, pairs, accepted, rejections, SplitConfig(), "out/")

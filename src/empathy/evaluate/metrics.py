@@ -17,7 +17,6 @@ import torch
 import torch.nn.functional as F
 
 from empathy.config import EvaluateConfig
-from empathy.io import read_jsonl
 from empathy.train.tokenizer import IGNORE_INDEX
 
 
@@ -58,13 +57,13 @@ def lm_metrics(model: torch.nn.Module, batches: Iterable[dict[str, torch.Tensor]
     }
 
 
-def evaluate_model(model_dir: str | Path, test_path: str | Path, config: EvaluateConfig) -> dict[str, Any]:
-    """Loss, perplexity and token accuracy of a fine-tuned model on a chat JSONL split."""
+def evaluate_model(model_dir: str | Path, test_examples: list[dict[str, Any]], config: EvaluateConfig) -> dict[str, Any]:
+    """Loss, perplexity and token accuracy of a fine-tuned model on chat examples (the test split)."""
     from empathy.train.dataset import make_batches, tokenize_examples
     from empathy.train.model import load_finetuned
 
     model, tokenizer = load_finetuned(model_dir)
     device = str(next(model.parameters()).device)
-    examples = tokenize_examples(read_jsonl(test_path, "test split"), tokenizer, config.max_seq_len)
+    examples = tokenize_examples(test_examples, tokenizer, config.max_seq_len)
     metrics = lm_metrics(model, make_batches(examples, config.batch_size, tokenizer.pad_token_id), device)
     return {f"test_{k}": v for k, v in metrics.items()} | {"test_examples": len(examples)}

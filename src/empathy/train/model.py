@@ -116,6 +116,14 @@ def save_finetuned(
     return out
 
 
+def read_base_meta(model_dir: str | Path) -> dict:
+    """base_model.json of a fine-tuned model directory; a UserError if it is not one."""
+    meta_path = Path(model_dir) / "base_model.json"
+    if not meta_path.is_file():
+        raise UserError(f"model directory {model_dir}: base_model.json not found (not a fine-tuned model directory)")
+    return json.loads(meta_path.read_text())
+
+
 def load_finetuned(model_dir: str | Path, device: str | None = None,
                    merge: bool = True) -> tuple[torch.nn.Module, PreTrainedTokenizerFast]:
     """The base model with its adapter and the tokenizer, ready for inference.
@@ -125,10 +133,7 @@ def load_finetuned(model_dir: str | Path, device: str | None = None,
     expert LoRA recomputes its weight delta on every forward pass.
     """
     root = Path(model_dir)
-    meta_path = root / "base_model.json"
-    if not meta_path.is_file():
-        raise UserError(f"model directory {root}: base_model.json not found (not a fine-tuned model directory)")
-    meta = json.loads(meta_path.read_text())
+    meta = read_base_meta(root)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     base_path = root / meta["path"] if meta["source"] == "config" else meta["name_or_path"]
