@@ -1,9 +1,11 @@
-"""The training pipeline: corpus -> chat data -> LoRA MoE -> MLflow -> serving -> drift.
+"""The training pipeline: edge cases + corpus -> chat data -> LoRA MoE -> MLflow -> serving -> drift.
 
 Wiring only: the components do the work (components/<stage>/), this file
-connects them, sets caching and the training step's Kubernetes resources
-(H100 node pool, GPU limit, checkpoint PVC) from the config's `cluster`
-section. The same graph runs on kfp's local runner (`make demo`) and on
+connects them, sets caching and the Kubernetes settings from the config's
+`cluster` section: the training step's H100 node pool, GPU limit and
+checkpoint PVC, and the secrets of the edge-case step (review queue URL,
+LLM API keys). Edge-case generation runs first; its export is an extra
+source for ingest (switch it off with `edge_cases: {enabled: false}`). The same graph runs on kfp's local runner (`make demo`) and on
 Kubeflow Pipelines (`make pipelines` compiles training_pipeline.yaml).
 
     from pipelines.training_pipeline import build_pipeline
@@ -14,6 +16,7 @@ from kfp import dsl, kubernetes
 from kfp.dsl import Artifact
 
 from components.deploy.component import deploy
+from components.edge_cases.component import edge_cases
 from components.evaluate.component import evaluate
 from components.ingest.component import ingest
 from components.monitor.component import monitor
@@ -55,8 +58,16 @@ def build_pipeline(cfg: PipelineConfig):
         registry_config: dict = cfg.registry.params(),
         deploy_config: dict = cfg.deploy.params(),
         monitor_config: dict = cfg.monitor.params(),
+        edge_cases_config: dict = cfg.edge_cases.params(),
     ) -> Artifact:
-        ingest_task = ingest(corpus_dir=corpus_dir, config=ingest_config)
+        # Not cached: clinicians' review decisions change what it exports between runs.
+        edge_cases_task = edge_cases(config=edge_cases_config, registry_config=registry_config)
+        edge_cases_task.set_caching_options(False)
+        kubernetes.use_secret_as_env(edge_cases_task, secret_name=cfg.cluster.review_db_secret,
+                                     secret_key_to_env={"url": "EMPATHY_REVIEW_URL"}, optional=True)
+        kubernetes.use_secret_as_env(edge_cases_task, secret_name=cfg.cluster.llm_api_secret, optional=True,
+                                     secret_key_to_env={"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"})
+        ingest_task = ingest(corpus_dir=corpus_dir, config=ingest_config, edge_cases=edge_cases_task.outputs["edge_cases"])
         kubernetes.mount_pvc(ingest_task, pvc_name=cfg.cluster.data_pvc, mount_path=cfg.cluster.data_mount)
         pairs_task = pairs(records=ingest_task.outputs["records"], config=pairs_config)
         validate_task = validate(pairs=pairs_task.outputs["pairs"], config=validate_config)
@@ -90,7 +101,7 @@ def build_pipeline(cfg: PipelineConfig):
             splits=split_task.outputs["splits"], model=train_task.outputs["model"],
             evaluation=evaluate_task.outputs["evaluation"], registration=register_task.outputs["registration"],
             deployment=deploy_task.outputs["deployment"], drift=monitor_task.outputs["drift"],
-            report=monitor_task.outputs["report"],
+            report=monitor_task.outputs["report"], edge_cases_report=edge_cases_task.outputs["report"],
         )
         summary_task.set_caching_options(False)
         return summary_task.outputs["summary"]

@@ -1,6 +1,6 @@
 """The `empathy` command: one sub-command per stage, plus the pipeline and the server.
 
-    empathy ingest   --corpus data/demo --out-dir runs/x/ingest
+    empathy ingest   --corpus data/demo [--edge-cases runs/x/edge_cases/edge_cases.jsonl] --out-dir runs/x/ingest
     empathy pairs    --records runs/x/ingest/records.jsonl --out-dir runs/x/pairs
     empathy validate --pairs runs/x/pairs/pairs.jsonl --out-dir runs/x/validate
     empathy split    --records ... --pairs ... --accepted ... --rejected R [R ...] --out-dir runs/x/data
@@ -11,6 +11,12 @@
     empathy monitor  --data runs/x/data --inference-log runs/x/deploy/inference_log.jsonl --out-dir runs/x/monitor
     empathy serve    --model models:/empathy-chat@candidate --port 8080
     empathy safety categories [--difficulty very_high|high|moderate] [--name NAME]
+    empathy safety generate --out-dir runs/x/edge_cases [--provider offline|openai|anthropic|ollama|empathy] [--resume]
+    empathy safety classify FILE.jsonl [--out OUT.jsonl]
+    empathy safety train-detector [--data data/safety/risk_labelled.jsonl] [--out src/empathy/safety/risk_model.json]
+    empathy safety evaluate-detector [--data data/safety/risk_labelled.jsonl] [--out-dir runs/safety/detector]
+    empathy review list [--status pending] | show ID | approve ID --reviewer NAME | reject ID --reviewer NAME --note WHY
+    empathy review audit [--verify]
     empathy pipeline run --local | compile | submit --host URL
 
 Every stage reads its section of the pipeline config (`--config`, default
@@ -65,7 +71,8 @@ def cmd_ingest(args):
 
     cfg = _config(args)
     out = _out(args.out_dir)
-    _print(stages.ingest(args.corpus or cfg.corpus_dir, cfg.ingest, str(out / "records.jsonl"), str(out / "rejected.jsonl")))
+    _print(stages.ingest(args.corpus or cfg.corpus_dir, cfg.ingest, str(out / "records.jsonl"), str(out / "rejected.jsonl"),
+                         args.edge_cases))
 
 
 def cmd_pairs(args):
@@ -151,6 +158,126 @@ def cmd_safety_categories(args):
     _print([c.to_dict() for c in chosen])
 
 
+def cmd_safety_generate(args):
+    from empathy import stages
+
+    cfg = _config(args)
+    edge = cfg.edge_cases.model_copy(update={"enabled": True})
+    if args.categories:
+        edge.categories = args.categories.split(",")
+    if args.per_category:
+        edge.per_category = args.per_category
+    if args.provider:
+        edge.provider = edge.provider.model_copy(update={"name": args.provider, **({"model": args.model} if args.model else {})})
+    out = _out(args.out_dir)
+    if not args.resume and (out / "state").exists():
+        raise UserError(f"{out}/state exists from an earlier run: pass --resume to continue it, or use a new --out-dir")
+    _print(stages.edge_cases(edge, str(out), cfg.registry if args.mlflow else None, review_url=args.review_url))
+
+
+def cmd_safety_classify(args):
+    from empathy.io import require_file
+    from empathy.safety.risk import classify_jsonl, summarise
+
+    require_file(args.file, "input file")
+    results = []
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115 - closed below
+    try:
+        for row in classify_jsonl(args.file):
+            results.append(row)
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    finally:
+        if args.out:
+            out.close()
+    summary = summarise(results)
+    levels = ", ".join(f"{k} {v}" for k, v in summary["levels"].items())
+    print(f"classified {summary['lines']} lines, {summary['errors']} errors; levels: {levels}", file=sys.stderr)
+
+
+def cmd_safety_train_detector(args):
+    from empathy.safety.risk import train_detector
+
+    _print(train_detector(args.data, args.out))
+
+
+def cmd_safety_evaluate_detector(args):
+    from empathy.safety.risk import RiskDetector, evaluate_detector
+
+    report = evaluate_detector(args.data, args.out_dir, RiskDetector.load(args.model) if args.model else None)
+    cc = report["counsel_chat"]
+    _print({"test": report["test"], "per_category": report["per_category"],
+            "per_kind": {k: v["high_rate"] for k, v in report["per_kind"].items()},
+            "counsel_chat": cc.get("skipped") or {s: {k: cc[s][k] for k in ("benign_questions", "benign_high_rate")}
+                                                  for s in ("test", "val")},
+            "paths": report["paths"]})
+
+
+def _review_queue(args):
+    from empathy.safety.review import ReviewQueue
+
+    url = args.url or os.environ.get("EMPATHY_REVIEW_URL") or _config(args).edge_cases.review.url
+    return ReviewQueue(url)
+
+
+def cmd_review_list(args):
+    with _review_queue(args) as queue:
+        items = queue.list(status=args.status, category=args.category)
+        if args.json:
+            _print([i.summary() for i in items])
+            return
+        print(f"{'id':<34} {'category':<26} {'risk':<9} {'status':<9} reviewer")
+        for i in items:
+            print(f"{i.id:<34} {i.category:<26} {i.risk_level:<9} {i.status:<9} {i.reviewer or ''}")
+        counts = queue.counts()
+        print(f"{len(items)} shown; queue: " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr)
+
+
+def cmd_review_show(args):
+    with _review_queue(args) as queue:
+        item = queue.get(args.item_id)
+        if args.json:
+            _print({**item.to_dict(), "audit": [vars(e) for e in queue.audit(args.item_id)]})
+            return
+        print(f"{item.id}  [{item.status}]  {item.category} ({item.difficulty}), risk {item.risk_level} "
+              f"{', '.join(item.risk_categories)}; flagged: {', '.join(item.flag_reasons)}")
+        for turn in item.record.get("turns", []):
+            print(f"  {turn['speaker']}: {turn['text']}")
+        for e in queue.audit(args.item_id):
+            print(f"  audit #{e.seq} {e.at} {e.action} by {e.actor}{': ' + e.note if e.note else ''}")
+
+
+def _cmd_review_decide(args, decision: str):
+    with _review_queue(args) as queue:
+        item = queue.decide(args.item_id, decision, args.reviewer, args.note or "")
+        _print(item.summary())
+
+
+def cmd_review_approve(args):
+    _cmd_review_decide(args, "approved")
+
+
+def cmd_review_reject(args):
+    _cmd_review_decide(args, "rejected")
+
+
+def cmd_review_audit(args):
+    with _review_queue(args) as queue:
+        ok, message = queue.verify_audit()
+        if not args.verify:
+            for e in queue.audit(args.item_id):
+                print(json.dumps(vars(e), sort_keys=True))
+        print(message, file=sys.stderr)
+        if not ok:
+            raise StageFailed(message)
+
+
+def _edge_case_status(e: dict[str, Any], review_url: str) -> str:
+    if not e["enabled"]:
+        return "switched off"
+    return (f"{e['exported']} of {e['requested']} in training; {e['awaiting_review']} awaiting clinical review\n"
+            f"                     (empathy review list --status pending --url {review_url})")
+
+
 def cmd_pipeline_run(args):
     from empathy.pipeline import run_local
 
@@ -167,6 +294,7 @@ Pipeline finished. Where to look:
   open the MLflow UI {summary['mlflow_ui']}
   test metrics       loss {test['test_loss']:.3f}, perplexity {test['test_perplexity']:.1f}, token accuracy {test['test_token_accuracy']:.3f}
   Evidently report   {paths['drift_report']}  (drift share {summary['metrics']['drift_share']:.2f})
+  edge cases         {_edge_case_status(summary['edge_cases'], summary['review_queue_url'])}
   training curve     {paths['training_curve']}
   pipeline log       {paths['pipeline_log']}
   sample reply       Q: {summary['sample']['prompt']}
@@ -203,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = stage("ingest", cmd_ingest, "load a corpus into records")
     p.add_argument("--corpus", help="corpus directory with sources.yaml (default: the config's corpus_dir)")
+    p.add_argument("--edge-cases", help="edge_cases.jsonl exported by `empathy safety generate`, added as a source")
     p.add_argument("--out-dir", required=True)
     p = stage("pairs", cmd_pairs, "make Q/A pairs from records")
     p.add_argument("--records", required=True)
@@ -248,12 +377,63 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
     p.set_defaults(func=cmd_serve)
 
-    safety = sub.add_parser("safety", help="clinical safety: edge-case categories and protocols").add_subparsers(
+    safety = sub.add_parser("safety", help="clinical safety: categories, risk detection, edge-case generation").add_subparsers(
         dest="safety_command", required=True)
     p = safety.add_parser("categories", help="the 25 edge-case categories with difficulty and safety protocol")
     p.add_argument("--difficulty", choices=["very_high", "high", "moderate"])
     p.add_argument("--name", help="one category by name")
     p.set_defaults(func=cmd_safety_categories)
+    p = safety.add_parser("generate", help="generate edge-case dialogues: rules, risk screen, review queue, export")
+    p.add_argument("--config", help="pipeline config YAML; its edge_cases section (default: configs/pipeline/demo.yaml)")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--categories", help="comma-separated category names (default: the config's, else all 25)")
+    p.add_argument("--per-category", type=int, help="dialogues per category")
+    p.add_argument("--provider", choices=["offline", "openai", "anthropic", "ollama", "empathy"])
+    p.add_argument("--model", help="model id at the provider")
+    p.add_argument("--review-url", help="review queue database URL (default: $EMPATHY_REVIEW_URL, else the config's)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out-dir, retrying failed requests")
+    p.add_argument("--mlflow", action="store_true", help="log the report's metrics to the config's MLflow")
+    p.set_defaults(func=cmd_safety_generate)
+    p = safety.add_parser("classify", help="risk level and categories for each {id, text} line of a JSONL file")
+    p.add_argument("file", help="JSONL input, one {\"id\", \"text\"} object per line")
+    p.add_argument("--out", help="write the JSONL results here instead of stdout")
+    p.set_defaults(func=cmd_safety_classify)
+    p = safety.add_parser("train-detector", help="fit the risk detector and write its model file")
+    p.add_argument("--data", default="data/safety/risk_labelled.jsonl", help="the labelled risk set")
+    p.add_argument("--out", default="src/empathy/safety/risk_model.json", help="model file to write")
+    p.set_defaults(func=cmd_safety_train_detector)
+    p = safety.add_parser("evaluate-detector", help="risk detector accuracy on the test split: report.json + report.html")
+    p.add_argument("--data", default="data/safety/risk_labelled.jsonl", help="the labelled risk set")
+    p.add_argument("--model", help="model file (default: the packaged one)")
+    p.add_argument("--out-dir", default="runs/safety/detector")
+    p.set_defaults(func=cmd_safety_evaluate_detector)
+
+    review = sub.add_parser("review", help="the clinical review queue of high-risk training items").add_subparsers(
+        dest="review_command", required=True)
+
+    def review_cmd(name: str, func, help_: str) -> argparse.ArgumentParser:
+        p = review.add_parser(name, help=help_, description=help_)
+        p.add_argument("--url", help="queue database URL (default: $EMPATHY_REVIEW_URL, else the config's)")
+        p.add_argument("--config", help="pipeline config YAML (default: configs/pipeline/demo.yaml)")
+        p.set_defaults(func=func)
+        return p
+
+    p = review_cmd("list", cmd_review_list, "list queued items")
+    p.add_argument("--status", choices=["pending", "approved", "rejected"])
+    p.add_argument("--category")
+    p.add_argument("--json", action="store_true")
+    p = review_cmd("show", cmd_review_show, "one item: its dialogue, risk and audit trail")
+    p.add_argument("item_id")
+    p.add_argument("--json", action="store_true")
+    for name, func, help_ in (("approve", cmd_review_approve, "approve an item for training"),
+                              ("reject", cmd_review_reject, "reject an item (a note is required)")):
+        p = review_cmd(name, func, help_)
+        p.add_argument("item_id")
+        p.add_argument("--reviewer", required=True, help="the clinician's name, recorded in the audit trail")
+        p.add_argument("--note", help="why (required to reject)")
+    p = review_cmd("audit", cmd_review_audit, "print the audit trail and check its hash chain")
+    p.add_argument("--item-id", help="only this item's entries")
+    p.add_argument("--verify", action="store_true", help="only check the chain; exit 1 if broken")
 
     pipe = sub.add_parser("pipeline", help="run, compile or submit the Kubeflow pipeline").add_subparsers(
         dest="pipeline_command", required=True)

@@ -181,6 +181,50 @@ class MonitorConfig(StrictModel):
     drift_share_alert: float = Field(0.5, gt=0, le=1, description="share of drifted descriptors that raises an alert")
 
 
+class SecretRef(StrictModel):
+    """Where an API key comes from: an environment variable first, else a Vault KV v2 secret."""
+
+    env: str | None = Field(None, description="environment variable holding the key")
+    vault_path: str | None = Field(None, description="KV v2 path, e.g. empathy/llm/openai (Vault from VAULT_ADDR/VAULT_TOKEN)")
+    vault_mount: str = "secret"
+    vault_key: str = "api_key"
+
+
+class ProviderConfig(StrictModel):
+    """An LLM provider chosen by name: the deterministic offline writer, a paid API, Ollama, or our own server."""
+
+    name: Literal["offline", "openai", "anthropic", "ollama", "empathy"] = "offline"
+    model: str = Field("offline-templates-v1", description="model id at the provider")
+    base_url: str | None = Field(None, description="API base URL; default: the SDK's (empathy: required)")
+    api_key: SecretRef = Field(default_factory=SecretRef, description="default env per provider, e.g. OPENAI_API_KEY")
+    temperature: float = Field(0.8, ge=0.0, le=2.0)
+    max_tokens: int = Field(900, ge=1)
+    timeout_s: float = Field(60.0, gt=0)
+    seed: int = 13
+
+
+class BatchConfig(StrictModel):
+    """How a batch of LLM requests runs: concurrency, retries with exponential backoff."""
+
+    concurrency: int = Field(4, ge=1)
+    max_retries: int = Field(4, ge=0, description="retries of a retryable failure (rate limit, 5xx, timeout)")
+    backoff_s: float = Field(1.0, ge=0, description="first retry delay; doubles each retry, with jitter")
+    max_backoff_s: float = Field(30.0, ge=0)
+
+
+class ReviewConfig(StrictModel):
+    url: str = Field("sqlite:///runs/review.db", description="SQLAlchemy URL of the review queue (PostgreSQL in the cluster)")
+
+
+class EdgeCasesConfig(StrictModel):
+    enabled: bool = Field(True, description="run edge-case generation in the pipeline")
+    categories: list[str] | None = Field(None, description="category names; default: all 25")
+    per_category: int = Field(2, ge=1, description="dialogues generated per category")
+    provider: ProviderConfig = Field(default_factory=ProviderConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
+
+
 class ClusterConfig(StrictModel):
     """Kubernetes settings compiled into the pipeline (node pools, PVCs)."""
 
@@ -198,6 +242,8 @@ class ClusterConfig(StrictModel):
     checkpoint_mount: str = "/checkpoints"
     data_pvc: str = "empathy-data"
     data_mount: str = "/data"
+    review_db_secret: str = Field("empathy-review-db", description="Secret whose key `url` is the review queue's database URL")
+    llm_api_secret: str = Field("empathy-llm-api-keys", description="Secret with keys `openai`, `anthropic` (optional)")
 
 
 class PipelineConfig(StrictModel):
@@ -211,6 +257,7 @@ class PipelineConfig(StrictModel):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     deploy: DeployConfig = Field(default_factory=DeployConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    edge_cases: EdgeCasesConfig = Field(default_factory=EdgeCasesConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())

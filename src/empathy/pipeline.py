@@ -48,7 +48,7 @@ def _pipeline_func(cfg: PipelineConfig):
 
 
 def localize(cfg: PipelineConfig, output_dir: Path) -> PipelineConfig:
-    """Absolute paths, and MLflow, checkpoints under output_dir, for a run on this machine."""
+    """Absolute paths, and MLflow, checkpoints and a SQLite review queue under output_dir, for a run on this machine."""
     root = repo_root()
     corpus = Path(cfg.corpus_dir)
     corpus = corpus if corpus.is_absolute() else root / corpus
@@ -64,6 +64,9 @@ def localize(cfg: PipelineConfig, output_dir: Path) -> PipelineConfig:
         "train": cfg.train.model_copy(update={"checkpoint_dir": str(output_dir / "checkpoints")}),
         "deploy": cfg.deploy.model_copy(update={
             "manifest": str(manifest if manifest.is_absolute() else root / manifest)}),
+        "edge_cases": cfg.edge_cases.model_copy(update={"review": cfg.edge_cases.review.model_copy(update={
+            "url": cfg.edge_cases.review.url if not cfg.edge_cases.review.url.startswith("sqlite:")
+            else f"sqlite:///{output_dir / 'review.db'}"})}),
     })
 
 
@@ -79,6 +82,7 @@ def pipeline_arguments(cfg: PipelineConfig) -> dict[str, Any]:
         "registry_config": cfg.registry.params(),
         "deploy_config": cfg.deploy.params(),
         "monitor_config": cfg.monitor.params(),
+        "edge_cases_config": cfg.edge_cases.params(),
     }
 
 
@@ -145,6 +149,7 @@ def run_local(config_path: str | None, output_dir: str) -> dict[str, Any]:
     summary["paths"]["pipeline_root"] = str(out / "pipeline")
     summary["paths"]["pipeline_log"] = str(log_path)
     summary["mlflow_ui"] = f"mlflow ui --backend-store-uri {cfg.registry.tracking_uri}"
+    summary["review_queue_url"] = cfg.edge_cases.review.url
     write_json(out / "summary.json", summary)
     summary["paths"]["summary"] = str(out / "summary.json")
     return summary

@@ -4,17 +4,18 @@ Each takes its typed config and input/output paths, does the work through the
 domain modules, writes its outputs and returns a small JSON-able result.
 Nothing here knows about kfp, argparse or a cluster.
 
-    ingest -> pairs -> validate -> split -> train -> evaluate -> register -> deploy -> monitor
+    edge_cases -> ingest -> pairs -> validate -> split -> train -> evaluate -> register -> deploy -> monitor
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from empathy.config import (
-    DeployConfig, EvaluateConfig, IngestConfig, MonitorConfig, PairsConfig, RegistryConfig, SplitConfig,
+    DeployConfig, EdgeCasesConfig, EvaluateConfig, IngestConfig, MonitorConfig, PairsConfig, RegistryConfig, SplitConfig,
     TrainConfig, ValidateConfig,
 )
 from empathy.data.schema import QAPair, Record, Rejection
@@ -48,13 +49,29 @@ def chat_examples(path: str | Path, what: str, allow_empty: bool = False) -> lis
     return rows
 
 
-def ingest(corpus_dir: str, config: IngestConfig, records_path: str, rejected_path: str) -> dict[str, int]:
-    from empathy.data.sources import ingest_corpus
+def ingest(corpus_dir: str, config: IngestConfig, records_path: str, rejected_path: str,
+           edge_cases_path: str | None = None) -> dict[str, int]:
+    """Load the corpus, plus the edge-case export when given."""
+    from empathy.data.sources import edge_cases_source, ingest_corpus
 
-    result = ingest_corpus(corpus_dir, config)
+    extra = [edge_cases_source(edge_cases_path)] if edge_cases_path else []
+    result = ingest_corpus(corpus_dir, config, extra)
     write_models(records_path, result.records)
     write_models(rejected_path, result.rejected)
     return result.counts
+
+
+def edge_cases(config: EdgeCasesConfig, out_dir: str, registry: RegistryConfig | None = None,
+               progress: bool = True, review_url: str | None = None) -> dict[str, Any]:
+    """Generate, check, screen and review-gate edge-case dialogues; exports edge_cases.jsonl into out_dir.
+
+    The review queue: review_url, else $EMPATHY_REVIEW_URL (a Secret in the cluster), else the config's.
+    """
+    from empathy.safety.edge_cases import generate_edge_cases
+
+    report = generate_edge_cases(config, out_dir, registry, review_url=review_url or os.environ.get("EMPATHY_REVIEW_URL"),
+                                 progress=progress)
+    return {k: report[k] for k in ("enabled", "exported", "totals", "review_queue") if k in report}
 
 
 def pairs(records_path: str, config: PairsConfig, pairs_path: str, rejected_path: str) -> dict[str, int]:

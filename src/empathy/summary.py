@@ -13,8 +13,19 @@ from typing import Any
 from empathy.io import read_json, write_json
 
 
+def _edge_cases(report_dir: str) -> dict[str, Any]:
+    report = read_json(os.path.join(report_dir, "report.json"), "edge-case report")
+    if not report.get("enabled"):
+        return {"enabled": False}
+    totals = report["totals"]
+    return {"enabled": True, "provider": report["provider"], "requested": totals["requested"],
+            "exported": totals["exported"], "rule_rejected": totals["rule_rejected"],
+            "awaiting_review": totals["pending"], "review_rejected": totals["review_rejected"],
+            "review_queue": report["review_queue"]}
+
+
 def build_summary(data_report: str, model_dir: str, evaluation: str, registration: str, deployment: str,
-                  drift: str, drift_report: str) -> dict[str, Any]:
+                  drift: str, drift_report: str, edge_cases_report: str) -> dict[str, Any]:
     reg = read_json(registration, "registration")
     train = read_json(os.path.join(model_dir, "train_result.json"), "training result")
     data = read_json(data_report, "data report")
@@ -33,6 +44,7 @@ def build_summary(data_report: str, model_dir: str, evaluation: str, registratio
         },
         "data": {k: data[k] for k in ("items_in", "records", "pairs", "accepted", "rejected", "splits",
                                       "pairs_by_type", "rejected_by_reason", "train_sha256")},
+        "edge_cases": _edge_cases(edge_cases_report),
         "sample": {"prompt": dep["prompt"], "reply": dep["reply"], "endpoint": dep["endpoint"],
                    "latency_ms_p50": dep["latency_ms_p50"]},
         "paths": {
@@ -56,8 +68,17 @@ def to_markdown(s: dict[str, Any]) -> str:
         f"- test loss {test['test_loss']:.3f}, perplexity {test['test_perplexity']:.1f}, "
         f"token accuracy {test['test_token_accuracy']:.3f}",
         f"- drift share {s['metrics']['drift_share']:.2f} (alert: {s['metrics']['drift_alert']})",
+        _edge_cases_line(s["edge_cases"]),
         f"- sample: _{s['sample']['prompt']}_ -> {s['sample']['reply']}",
     ]) + "\n"
+
+
+def _edge_cases_line(e: dict[str, Any]) -> str:
+    if not e["enabled"]:
+        return "- edge cases: switched off"
+    return (f"- edge cases ({e['provider']}): {e['requested']} generated, {e['exported']} in training, "
+            f"{e['rule_rejected']} failed the rules, {e['awaiting_review']} awaiting clinical review "
+            f"(`empathy review list`), {e['review_rejected']} rejected by review")
 
 
 def write_summary(summary: dict[str, Any], json_path: str | Path, md_path: str | Path | None = None) -> None:

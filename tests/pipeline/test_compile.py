@@ -13,7 +13,7 @@ from empathy.config import load_pipeline_config
 
 pytestmark = pytest.mark.pipeline
 
-STAGES = {"ingest", "pairs", "validate", "split", "train", "evaluate", "register", "deploy", "monitor"}
+STAGES = {"edge-cases", "ingest", "pairs", "validate", "split", "train", "evaluate", "register", "deploy", "monitor"}
 COMPILED = "pipelines/training_pipeline.yaml"
 
 
@@ -86,6 +86,22 @@ def test_components_run_the_project_images(fresh):
 def test_training_is_never_cached(fresh):
     spec, _ = _docs(fresh)
     tasks = spec["root"]["dag"]["tasks"]
-    for name in ("train", "register", "deploy"):
+    for name in ("edge-cases", "train", "register", "deploy"):
         assert tasks[name]["cachingOptions"] == {}, f"{name} must not be cached"
     assert tasks["ingest"]["cachingOptions"] == {"enableCache": True}
+
+
+def test_edge_cases_feed_ingest_and_read_their_secrets(fresh, repo):
+    cluster = load_pipeline_config(repo / "configs/pipeline/cluster.yaml").cluster
+    spec, platform = _docs(fresh)
+    ingest_inputs = spec["root"]["dag"]["tasks"]["ingest"]["inputs"]["artifacts"]
+    assert ingest_inputs["edge_cases"]["taskOutputArtifact"] == {"outputArtifactKey": "edge_cases",
+                                                                   "producerTask": "edge-cases"}
+    env = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-edge-cases"]["secretAsEnv"]
+    wanted = {(cluster.review_db_secret, "url", "EMPATHY_REVIEW_URL"),
+              (cluster.llm_api_secret, "openai", "OPENAI_API_KEY"),
+              (cluster.llm_api_secret, "anthropic", "ANTHROPIC_API_KEY")}
+    got = {(e.get("secretName") or e.get("secretNameParameter", {}).get("runtimeValue", {}).get("constant"),
+            kv["secretKey"], kv["envVar"]) for e in env for kv in e["keyToEnv"]}
+    assert wanted <= got
+    assert all(e["optional"] for e in env)

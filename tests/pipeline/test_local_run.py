@@ -39,7 +39,8 @@ def test_prints_where_to_look(demo_run):
         assert needle in stdout
     assert "Got executor_input" not in stdout, "kfp's task dumps belong in pipeline.log, not on the console"
     plain = re.sub(r"\x1b\[[0-9;]*m", "", stdout)
-    assert len(re.findall(r"Task '\w+' finished with status SUCCESS", plain)) == 10
+    assert len(re.findall(r"Task '\w+' finished with status SUCCESS", plain)) == 11
+    assert "awaiting clinical review" in plain and f"--url sqlite:///{out / 'review.db'}" in plain
     assert "Pipeline 'empathy-training' finished with status SUCCESS" in plain
 
 
@@ -96,3 +97,25 @@ def test_report_plot_and_reply(demo_run):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert summary["sample"]["reply"].strip()
     assert summary["sample"]["endpoint"].startswith("http://127.0.0.1:")
+
+
+def test_edge_cases_join_training_only_when_cleared(demo_run):
+    from empathy.safety.review import ReviewQueue
+
+    out, _ = demo_run
+    summary = json.loads((out / "summary.json").read_text())
+    edge = summary["edge_cases"]
+    assert edge["enabled"] and edge["requested"] == 50
+    assert edge["exported"] + edge["awaiting_review"] + edge["review_rejected"] + edge["rule_rejected"] == 50
+    assert edge["awaiting_review"] >= 8, "the 4 very-high categories always wait for review"
+    with ReviewQueue(summary["review_queue_url"]) as queue:
+        assert queue.counts()["pending"] == edge["awaiting_review"]
+        pending = {item.id for item in queue.list(status="pending")}
+    ingested = [r for r in _ingested_records(out) if r["source"]["kind"] == "edge_cases"]
+    assert len(ingested) == edge["exported"]
+    assert not pending & {r["source"]["source_id"] for r in ingested}
+
+
+def _ingested_records(out: Path) -> list[dict]:
+    (path,) = (out / "pipeline").glob("empathy-training-*/ingest/records")
+    return [json.loads(line) for line in path.read_text().splitlines()]

@@ -7,6 +7,10 @@ its kind, content type and attribution; see data/demo/README.md. Kinds:
   paragraph, each starting `Label: ` (therapy sessions, interviews,
   podcasts); without, running text (monologues, speeches).
 - `qa_jsonl`: one `{"id", "question", "answer", "topic"?}` object a line.
+- `edge_cases`: the export of edge-case generation (`EdgeCaseRecord`s); an
+  item that needed clinical review is taken only with an approval for its
+  exact content. The pipeline adds it without a manifest entry
+  (`edge_cases_source`).
 
     from empathy.data.sources import ingest_corpus
     result = ingest_corpus("data/demo", IngestConfig())
@@ -123,9 +127,55 @@ def load_qa_jsonl(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
     return records, rejected
 
 
+def load_edge_cases(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
+    from empathy.safety.edge_cases import EdgeCaseRecord
+    from empathy.safety.review import content_sha256
+
+    records: list[Record] = []
+    rejected: list[Rejection] = []
+    path = require_file(spec.path, f"source {spec.id}")
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        item_id = f"{spec.id}:line{lineno}"
+        try:
+            item = EdgeCaseRecord.model_validate_json(line)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            rejected.append(_reject(spec, "malformed_record", f"line {lineno}: {'.'.join(map(str, err['loc']))}: {err['msg']}",
+                                    item_id))
+            continue
+        item_id = f"{spec.id}:{item.id}"
+        # Defence in depth: the export already holds back unreviewed items; a file edited or assembled by hand must not
+        # smuggle one in, nor change the text a clinician approved.
+        if item.review.required and item.review.status != "approved":
+            rejected.append(_reject(spec, "review_not_approved", f"line {lineno}: {item.id} needs clinical review "
+                                                                 f"(status {item.review.status})", item_id))
+            continue
+        if content_sha256(item.model_dump(mode="json")) != item.content_sha256:
+            rejected.append(_reject(spec, "content_changed", f"line {lineno}: {item.id} differs from what was generated "
+                                                             "and reviewed", item_id))
+            continue
+        attribution = spec.attribution.model_copy(update={
+            "source_id": item.id, "licence": item.licence, "title": f"{item.category} ({item.difficulty}), {item.provider}",
+        })
+        records.append(Record(id=item_id, content_type="dialogue", source=attribution, topic=item.category,
+                              turns=item.turns))
+    return records, rejected
+
+
+def edge_cases_source(path: str | Path) -> SourceSpec:
+    """The edge-case export as a source, for the pipeline to add beside the corpus manifest's."""
+    path = Path(path)
+    attribution = Attribution(dataset="empathy-edge-cases", source_id="edge-cases", kind="edge_cases",
+                              title="generated edge-case dialogues", licence="see each record", path=str(path))
+    return SourceSpec(id="edge-cases", path=path, kind="edge_cases", content_type="dialogue", attribution=attribution)
+
+
 LOADERS: dict[str, Callable[[SourceSpec], tuple[list[Record], list[Rejection]]]] = {
     "transcript": load_transcript,
     "qa_jsonl": load_qa_jsonl,
+    "edge_cases": load_edge_cases,
 }
 
 
@@ -193,11 +243,11 @@ def read_manifest(corpus_dir: str | Path, manifest: str) -> list[SourceSpec]:
     return specs
 
 
-def ingest_corpus(corpus_dir: str | Path, config: IngestConfig) -> IngestResult:
-    """Load every source the manifest names. Unloadable items are rejected, not dropped."""
+def ingest_corpus(corpus_dir: str | Path, config: IngestConfig, extra: list[SourceSpec] = ()) -> IngestResult:
+    """Load every source the manifest names, then the extra ones. Unloadable items are rejected, not dropped."""
     records: list[Record] = []
     rejected: list[Rejection] = []
-    for spec in read_manifest(corpus_dir, config.manifest):
+    for spec in [*read_manifest(corpus_dir, config.manifest), *extra]:
         got, bad = LOADERS[spec.kind](spec)
         records.extend(got)
         rejected.extend(bad)

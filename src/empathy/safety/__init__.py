@@ -1,2 +1,3 @@
-"""Clinical safety: the edge-case categories and their safety protocols (risk detection,
-edge-case generation and the review queue come next; see docs/architecture.md)."""
+"""Clinical safety: the 25 edge-case categories and their protocols (categories), the risk detector (risk),
+edge-case generation (edge_cases) with its validation rules (rules), and the clinical review queue (review).
+See docs/safety.md."""

@@ -1,0 +1,292 @@
+"""The clinical risk detector: the rule layer and its context modifiers, the JSONL classifier's handling of
+bad input (every input line gives exactly one output line), the output schema, the model file checks and
+the CLI. Tests that load the MiniLM encoder are marked slow and share one detector."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from empathy.errors import UserError
+from empathy.safety import risk
+from empathy.safety.risk import (
+    RISK_CATEGORIES, RISK_LEVELS, RiskAssessment, RiskDetector, classify_jsonl, rule_assess, scan_rules, sentences,
+    summarise, windows,
+)
+
+CRISIS = "I have the pills counted out and I'm taking all of them tonight."
+
+
+class RulesOnly:
+    """A stand-in detector (the rule layer) so the JSONL tests run without the encoder."""
+
+    calls: list[int]
+
+    def __init__(self):
+        self.calls = []
+
+    def assess_many(self, texts, batch_size=64):
+        self.calls.append(len(texts))
+        return [rule_assess(t) for t in texts]
+
+
+def undiscounted(text: str) -> set[str]:
+    return {m.category for m in scan_rules(text).matches if not m.discounts and m.strength >= 2}
+
+
+def discounts(text: str) -> set[str]:
+    return {d for m in scan_rules(text).matches for d in m.discounts}
+
+
+# --- the rule layer --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, category", [
+    ("I want to kill myself", "suicidality"),
+    ("Everyone would be better off without me.", "suicidality"),
+    ("I'm just a burden to my family.", "suicidality"),
+    ("I won't be around much longer anyway.", "suicidality"),
+    ("I've started giving my things away to my friends.", "suicidality"),
+    ("I wrote letters to my kids so they'll understand afterwards.", "suicidality"),
+    ("I've been saving up my sleeping pills.", "suicidality"),
+    ("I cut my arms again last night.", "self_harm"),
+    ("I keep thinking about stabbing my stepdad.", "homicidal_ideation"),
+    ("My uncle touches me and says it's our secret.", "child_abuse"),
+    ("The carer took Gran's pension and she has bruises.", "elder_abuse"),
+    ("My husband choked me last night.", "domestic_violence"),
+    ("The voices tell me to hurt people.", "psychosis"),
+    ("My friend took heroin and now he isn't breathing.", "substance_crisis"),
+    ("I haven't eaten in four days and I keep fainting.", "eating_disorder_medical"),
+])
+def test_rules_find_each_category(text, category):
+    assert category in undiscounted(text)
+
+
+@pytest.mark.parametrize("text", [
+    "This commute is killing me.", "I could murder a burger right now.", "I'm dying to see it!",
+    "My mum is going to kill me when she sees the bill.", "These shoes are to die for.",
+    "I'm bored to death in this meeting.",
+])
+def test_idioms_are_masked_before_matching(text):
+    scan = scan_rules(text)
+    assert scan.idioms and not [m for m in scan.matches if m.strength >= 3]
+
+
+def test_a_real_threat_is_not_masked_as_an_idiom():
+    assert "domestic_violence" in undiscounted("He said he'd kill me if I ever tried to leave.")
+    assert not scan_rules("He said he'd kill me if I ever tried to leave.").idioms
+
+
+@pytest.mark.parametrize("text, modifier", [
+    ("I would never hurt my kids.", "negated"),
+    ("I'm not going to kill myself, I just feel low.", "negated"),
+    ("He has never hit me.", "negated"),
+    ("Ten years ago I attempted suicide, but I'm doing well now.", "past"),
+    ("I used to self harm as a teenager.", "past"),
+    ("What are the warning signs of suicide?", "professional"),
+    ("As a school counsellor, how should I respond if a student discloses self-harm?", "professional"),
+    ("In my novel the main character wants to kill himself.", "fiction"),
+    ("What if someone says they want to die?", "hypothetical"),
+    ("I cut myself shaving this morning.", "accident"),
+    ("I bought a new rope for the climbing trip this weekend.", "benign_reason"),
+    ("My friend lost her brother to suicide last year.", "bereavement"),
+    ("I'm going to strangle my brother lol", "jokey"),
+])
+def test_context_modifiers_discount_matches(text, modifier):
+    assert modifier in discounts(text)
+
+
+def test_modifiers_do_not_hide_a_current_crisis():
+    assert "suicidality" in undiscounted("I'm a nurse and I want to kill myself tonight.")
+    assert "suicidality" in undiscounted("I used to be fine. Now I want to kill myself.")
+    assert "suicidality" in undiscounted("I don't want help, I just want to die.")
+    assert "self_harm" in undiscounted("I relapsed and cut again after 6 months clean.")
+
+
+def test_rule_levels_and_imminence():
+    assert rule_assess("I took the whole packet of paracetamol an hour ago.").risk_level == "imminent"
+    assert rule_assess("Everyone would be better off without me.").risk_level == "high"
+    assert rule_assess("How do I set boundaries with my mother-in-law?").risk_level == "none"
+    assert rule_assess("").risk_level == "none"
+
+
+def test_fast_scan_equals_full_scan_on_long_text():
+    parts = ["I went shopping and the queue was long.", "My husband hit me again last night.",
+             "In my novel the villain wants to kill the king.", "This commute is killing me.",
+             "I've been saving up my pills and I'm doing it tonight.", "How do I stop overthinking?"]
+    text = " ".join(parts[i % len(parts)] + f" Paragraph {i}." for i in range(3000))
+    assert len(text) > risk.PREFILTER_MIN_CHARS
+    fast, full = scan_rules(text), scan_rules(text, full=True)
+    key = lambda s: [(m.category, m.strength, m.start, m.end, m.discounts) for m in s.matches]  # noqa: E731
+    assert key(fast) == key(full) and len(fast.matches) > 1000
+
+
+def test_windows_cover_the_whole_text():
+    text = " ".join(f"Sentence number {i} is here." for i in range(200)) + " " + CRISIS
+    spans = windows(sentences(text), text)
+    assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    covered = set()
+    for s, e in spans:
+        covered.update(range(s, e))
+    assert all(i in covered for i, c in enumerate(text) if not c.isspace())
+    assert windows(sentences("One short line."), "One short line.") == [(0, 15)]
+    giant = "x" * 50_000
+    assert sentences(giant)[-1][1] == len(giant)
+
+
+# --- classify_jsonl: bad input never stops the run ---------------------------------------------------------------
+
+def write_lines(path: Path, lines: list[bytes]) -> Path:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def test_every_line_gives_one_output_in_order(tmp_path):
+    lines = [
+        json.dumps({"id": "ok", "text": "Everyone would be better off without me."}).encode(),
+        b"{not json",
+        json.dumps({"id": "empty", "text": "   "}).encode(),
+        json.dumps({"id": "missing"}).encode(),
+        json.dumps({"id": "number", "text": 42}).encode(),
+        json.dumps(["a", "list"]).encode(),
+        b"",
+        json.dumps({"text": "I want to die"}).encode(),
+        b'{"id": "latin1", "text": "caf\xe9 is fine but I want to kill myself"}',
+        "\ufeff".encode() + json.dumps({"id": "bom", "text": "How do I relax?"}).encode(),
+        json.dumps({"id": "crlf", "text": "This traffic is killing me"}).encode() + b"\r",
+    ]
+    det = RulesOnly()
+    out = list(classify_jsonl(write_lines(tmp_path / "in.jsonl", lines), det))
+    assert len(out) == len(lines)
+    by = {o.get("id"): o for o in out}
+    assert by["ok"] == {"id": "ok", "risk_level": "high", "categories": ["suicidality"], "requires_review": True}
+    assert out[1] == {"id": None, "line": 2, "error": out[1]["error"]} and "malformed JSON" in out[1]["error"]
+    assert by["empty"]["error"] == 'empty "text"' and by["empty"]["line"] == 3
+    assert by["missing"]["error"] == 'missing "text"'
+    assert "must be a string" in by["number"]["error"]
+    assert "expected a JSON object" in out[5]["error"]
+    assert out[6] == {"id": None, "line": 7, "error": "empty line"}
+    assert out[7]["id"] is None and out[7]["line"] == 8 and out[7]["requires_review"] is True  # classified anyway
+    assert by["latin1"]["requires_review"] is True and "not valid UTF-8" in by["latin1"]["warning"]
+    assert by["bom"]["risk_level"] == "none" and by["crlf"]["risk_level"] == "none"
+    s = summarise(out)
+    assert s["lines"] == len(lines) and s["errors"] == 6 and sum(s["levels"].values()) == 5
+
+
+def test_output_schema(tmp_path):
+    path = write_lines(tmp_path / "in.jsonl", [json.dumps({"id": i, "text": t}).encode() for i, t in
+                                               enumerate(["hello", "I want to die", "My husband hit me"])])
+    for row in classify_jsonl(path, RulesOnly()):
+        assert set(row) == {"id", "risk_level", "categories", "requires_review"}
+        assert row["risk_level"] in RISK_LEVELS and set(row["categories"]) <= set(RISK_CATEGORIES)
+        assert row["requires_review"] == (row["risk_level"] in ("high", "imminent"))
+        json.dumps(row)
+
+
+def test_lines_are_batched(tmp_path):
+    path = write_lines(tmp_path / "in.jsonl", [json.dumps({"id": i, "text": f"line {i}"}).encode() for i in range(150)])
+    det = RulesOnly()
+    assert len(list(classify_jsonl(path, det, batch_size=64))) == 150
+    assert det.calls == [64, 64, 22]
+
+
+def test_long_text_keeps_a_crisis_sentence_at_the_end(tmp_path):
+    filler = "Today I went to the market and bought apples, and the queue was short. "
+    text = filler * (300_000 // len(filler)) + CRISIS
+    path = write_lines(tmp_path / "in.jsonl", [json.dumps({"id": "long", "text": text}).encode()])
+    (row,) = classify_jsonl(path, RulesOnly())
+    assert row["requires_review"] is True and "suicidality" in row["categories"]
+
+
+def test_missing_input_file_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="file not found"):
+        list(classify_jsonl(tmp_path / "nope.jsonl", RulesOnly()))
+
+
+# --- the model file -------------------------------------------------------------------------------------------
+
+def test_packaged_model_file_is_consistent():
+    model = json.loads(risk.MODEL_FILE.read_text())
+    assert model["embedding_model"] == "all-MiniLM-L6-v2" and model["feature_names"] == risk.feature_names()
+    assert set(model["heads"]) == set(risk.HEADS) and set(model["categories"]) == set(RISK_CATEGORIES)
+    n = len(risk.feature_names())
+    assert all(len(h["coef"]) == n for h in list(model["heads"].values()) + list(model["categories"].values()))
+    assert len(model["training_data"]["sha256"]) == 64
+    assert risk.MODEL_FILE.stat().st_size < 500_000
+
+
+def test_model_load_errors(tmp_path):
+    with pytest.raises(UserError, match="file not found"):
+        RiskDetector.load(tmp_path / "none.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    with pytest.raises(UserError, match="malformed JSON"):
+        RiskDetector.load(bad)
+    model = json.loads(risk.MODEL_FILE.read_text())
+    model["embedding_model"] = "some-other-encoder"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(model))
+    with pytest.raises(UserError, match="retrain"):
+        RiskDetector.load(other)
+
+
+def test_assessment_dict():
+    a = RiskAssessment("high", ["suicidality"], True, 0.9, ["x"])
+    assert a.to_dict() == {"risk_level": "high", "categories": ["suicidality"], "requires_review": True,
+                           "score": 0.9, "evidence": ["x"]}
+
+
+def test_cli_missing_file_exits_2(tmp_path, capsys):
+    from empathy.cli import main
+
+    assert main(["safety", "classify", str(tmp_path / "missing.jsonl")]) == 2
+    assert "file not found" in capsys.readouterr().err
+
+
+# --- with the encoder -----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def detector() -> RiskDetector:
+    return RiskDetector.load()
+
+
+@pytest.mark.slow
+def test_detector_levels_and_batch_consistency(detector):
+    texts = ["Everyone would be better off without me.", "This commute is killing me.", "",
+             "I took the whole packet of paracetamol an hour ago.", "How do I stop overthinking?"]
+    many = detector.assess_many(texts)
+    assert [a.risk_level in ("high", "imminent") for a in many] == [True, False, False, True, False]
+    assert many[2].risk_level == "none" and many[3].risk_level == "imminent"
+    assert detector.assess(texts[0]) == many[0]
+    assert detector.assess_many([]) == []
+    for a in many:
+        assert a.requires_review == (a.risk_level in ("high", "imminent")) and 0.0 <= a.score <= 1.0
+    assert many[0].categories == ["suicidality"] and many[0].evidence
+
+
+@pytest.mark.slow
+def test_one_megabyte_with_the_crisis_at_the_end(detector, tmp_path):
+    filler = "Today I went to the market and bought some apples. The weather was mild and the queue was short. "
+    text = filler * (1_000_000 // len(filler)) + CRISIS
+    path = write_lines(tmp_path / "big.jsonl", [json.dumps({"id": "big", "text": text}).encode(),
+                                                json.dumps({"id": "calm", "text": filler * 5000}).encode()])
+    big, calm = classify_jsonl(path, detector)
+    assert big["requires_review"] is True and "suicidality" in big["categories"]
+    assert calm["requires_review"] is False
+
+
+@pytest.mark.slow
+def test_cli_classify(tmp_path, capsys):
+    from empathy.cli import main
+
+    src = write_lines(tmp_path / "in.jsonl", [json.dumps({"id": "a", "text": "I want to end my life tonight"}).encode(),
+                                              b"garbage", json.dumps({"id": "b", "text": "I'm dying to see it"}).encode()])
+    assert main(["safety", "classify", str(src)]) == 0
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert [r.get("id") for r in rows] == ["a", None, "b"] and rows[0]["requires_review"] and "error" in rows[1]
+    assert "classified 3 lines, 1 errors" in captured.err
+    out = tmp_path / "out.jsonl"
+    assert main(["safety", "classify", str(src), "--out", str(out)]) == 0
+    assert [json.loads(line) for line in out.read_text().splitlines()] == rows
