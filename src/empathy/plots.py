@@ -1,4 +1,4 @@
-"""Plots people would rather look at than read: the training curve."""
+"""Plots people would rather look at than read: the training curve, where edge cases ended."""
 
 from __future__ import annotations
 
@@ -34,6 +34,36 @@ def plot_training_curve(history: list[dict[str, Any]], out_png: str | Path, titl
         lines, labels = lines + more_lines, labels + more_labels
     ax.legend(lines, labels, loc="upper right", fontsize=8)
     ax.set_title(title)
+    fig.tight_layout()
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+EDGE_CASE_OUTCOMES = (("exported", "in training", "#6a9a3a"), ("pending", "awaiting review", "#e0a030"),
+                      ("review_rejected", "rejected by review", "#8e5ea2"), ("rule_rejected", "failed the rules", "#c0504d"),
+                      ("request_failed", "request failed", "#7f7f7f"))
+
+
+def plot_edge_cases(report: dict[str, Any], out_png: str | Path) -> Path:
+    """Where every generated edge case ended, one bar per category, grouped by difficulty."""
+    rows = sorted(report["per_category"].items(), key=lambda kv: (["very_high", "high", "moderate"].index(
+        kv[1]["difficulty"]), kv[0]), reverse=True)
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(rows) + 1.6), dpi=110)
+    names = [f"{name} ({counts['difficulty'].replace('_', ' ')})" for name, counts in rows]
+    left = [0] * len(rows)
+    for key, label, colour in EDGE_CASE_OUTCOMES:
+        values = [counts[key] for _, counts in rows]
+        ax.barh(names, values, left=left, label=label, color=colour)
+        left = [a + b for a, b in zip(left, values)]
+    ax.set_xlabel("dialogues requested")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6 / (0.28 * len(rows) + 1.6)), ncol=5, fontsize=7,
+              frameon=False)
+    ax.set_title(f"Edge cases by category ({report['provider']})")
     fig.tight_layout()
     out = Path(out_png)
     out.parent.mkdir(parents=True, exist_ok=True)

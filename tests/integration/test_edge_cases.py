@@ -83,6 +83,8 @@ def test_metrics_per_category_and_difficulty_reach_mlflow(first_run):
     assert metrics["edge_cases.difficulty.very_high.flagged"] == 4
     assert metrics["edge_cases.category.suicidality.generated"] == 1
     assert metrics["edge_cases.total.exported"] == report["totals"]["exported"]
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "edge_cases")}
+    assert artifacts == {"edge_cases/report.json", "edge_cases/edge_cases.png"}
 
 
 def test_approval_releases_exactly_the_approved_item_on_resume(first_run, tmp_path):

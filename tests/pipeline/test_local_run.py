@@ -39,7 +39,7 @@ def test_prints_where_to_look(demo_run):
         assert needle in stdout
     assert "Got executor_input" not in stdout, "kfp's task dumps belong in pipeline.log, not on the console"
     plain = re.sub(r"\x1b\[[0-9;]*m", "", stdout)
-    assert len(re.findall(r"Task '\w+' finished with status SUCCESS", plain)) == 11
+    assert len(re.findall(r"Task '[\w-]+' finished with status SUCCESS", plain)) == 11
     assert "awaiting clinical review" in plain and f"--url sqlite:///{out / 'review.db'}" in plain
     assert "Pipeline 'empathy-training' finished with status SUCCESS" in plain
 

@@ -16,7 +16,7 @@ records (`edge_cases.jsonl`), which ingest reads as the `edge_cases` source.
 Outputs in out_dir: edge_cases.jsonl (export), generated.jsonl (every parsed
 item with its rule and risk results), rejected.jsonl (rule failures and
 failed requests, as `Rejection`s), report.json (counts per category and
-difficulty, tokens), state/ (the batch runner's progress, for --resume).
+difficulty, tokens), edge_cases.png (where each category's dialogues ended), state/ (the batch runner's progress, for --resume).
 """
 
 from __future__ import annotations
@@ -318,8 +318,11 @@ def generate_edge_cases(cfg: EdgeCasesConfig, out_dir: str | Path, registry: Reg
     if accounted != t["requested"]:
         raise RuntimeError(f"edge-case accounting: {t['requested']} requested but {accounted} accounted for")
     write_json(out / "report.json", report)
+    from empathy.plots import plot_edge_cases
+
+    plot_edge_cases(report, out / "edge_cases.png")
     if registry is not None:
-        log_report(report, registry, out / "report.json")
+        log_report(report, registry, out)
     return report
 
 
@@ -338,7 +341,7 @@ def flat_metrics(report: dict[str, Any]) -> dict[str, float]:
     return metrics
 
 
-def log_report(report: dict[str, Any], registry: RegistryConfig, report_path: Path) -> str:
+def log_report(report: dict[str, Any], registry: RegistryConfig, out_dir: Path) -> str:
     import mlflow
 
     from empathy.registry import log_flat, tracked_run
@@ -346,5 +349,6 @@ def log_report(report: dict[str, Any], registry: RegistryConfig, report_path: Pa
     with tracked_run(registry, run_name="edge-cases", tags={"stage": STAGE}) as run:
         mlflow.log_params({"provider": report["provider"], "model": report["model"]})
         log_flat(flat_metrics(report))
-        mlflow.log_artifact(str(report_path), "edge_cases")
+        for name in ("report.json", "edge_cases.png"):
+            mlflow.log_artifact(str(out_dir / name), "edge_cases")
     return run.info.run_id
