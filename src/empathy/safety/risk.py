@@ -1297,7 +1297,7 @@ def _best_f1_threshold(p: np.ndarray, y: np.ndarray, default: float = 0.5) -> fl
     return best_t
 
 
-TRAIN_C = 0.01
+TRAIN_C = 0.003
 COUNSEL_CHAT_WEIGHT = 0.5
 CV_FOLDS = 5
 RULE_DROPOUT_WEIGHT = 1.0     # weight of the copies of labelled rows with every rule feature zeroed
