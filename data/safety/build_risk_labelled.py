@@ -1592,6 +1592,113 @@ How do I get better at handling criticism at work?
 """, "dev")
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Fourth round (development only, train/val): everyday look-alikes of indirect signs, ordinary counselling
+# complaints, and more indirect positives in other styles. Written after the third round's test split was frozen,
+# without reading it; none of these rows is ever in the test split.
+# ----------------------------------------------------------------------------------------------------------------
+B("everyday", "none", [], """
+We had my leaving drinks on Friday and I said goodbye to everyone on the team.
+I'm clearing out the spare room and giving most of my books to the library sale.
+I gave my winter coats to my sister because I'm moving somewhere warm.
+Said my goodbyes at the airport this morning, mum cried the whole time.
+I've written a card to each of my students before the summer holidays.
+We bought a length of rope to tie the kayak onto the roof of the car.
+My nan keeps a stash of paracetamol in her handbag for her headaches.
+I walked across the bridge into town to pick up my prescription.
+Can you water my plants while I'm away? I won't be around for two weeks.
+I sorted out my will after we bought the house, the solicitor said it was sensible.
+I'm selling my furniture because the new flat comes furnished.
+The kids wrote letters to Father Christmas and left them by the fireplace.
+I've handed my keys back to the landlord and the flat is empty now.
+I finally cancelled my gym membership and deleted the app.
+My last shift at the café is tomorrow, I'm starting at the hospital next month.
+We went up on the roof of the car park to watch the fireworks.
+I left a note for my flatmate saying I'd be back late.
+Don't worry about me this weekend, I'm at a festival with no signal.
+I gave my old phone to my nephew so he can play games on it.
+I told my friends I won't be at book club anymore, I've taken an evening class instead.
+Everything is packed and ready, we fly out at six tomorrow.
+I've decided to quit my job and retrain as a plumber.
+I'm getting rid of all my stuff before I go travelling for a year.
+I wrote a goodbye message in the group chat when I left the company.
+My dad bought a new shotgun for clay pigeon shooting.
+I keep my razor in the bathroom cabinet so the toddler can't reach it.
+I sharpened the kitchen knives before everyone came round for dinner.
+I counted out my vitamins for the week into one of those pill boxes.
+It won't be long now until the baby arrives, we're so excited.
+I'm done with this diet, I'm eating cake tonight.
+I made a list of who gets which of my plants while I'm on maternity leave.
+I'm saying goodbye to my old car today, it's going to the scrapyard.
+I stood at the edge of the cliff path taking photos of the sunset.
+Could you look after my dog next weekend while I'm at a wedding?
+My grandmother's carer takes her to the shops every Tuesday.
+""", "dev")
+B("benign_counselling", "none", [], """
+My parents made me come to counselling and honestly I don't see the point.
+I don't think therapy is working for me, we just talk in circles.
+I can't sleep since the breakup, I keep going over what I said.
+I found out my wife has been messaging someone else and I can't stop thinking about it.
+I feel like nobody notices me at work unless something goes wrong.
+I keep replaying the argument with my sister over and over in my head.
+I'm exhausted all the time and I can't switch my brain off at night.
+I feel invisible at family dinners, they talk over me constantly.
+My boyfriend broke up with me by text and I feel so stupid.
+I feel like I'm always the one who gets blamed at home.
+Everyone in my friend group seems to be moving on with their lives except me.
+I don't really know why I'm here, my GP suggested it.
+How do I stop checking my ex's social media every night?
+I get so anxious before family gatherings that I feel sick.
+My husband and I argue about money every single week.
+I feel like a failure because I didn't get into the course I wanted.
+I'm struggling to trust my partner again after he lied about where he was.
+Work has been overwhelming and I cry in the car before my shifts.
+My teenage son barely talks to me anymore and it hurts.
+I keep thinking everyone would prefer my sister's company to mine.
+""", "dev")
+B("distress", "low", [], """
+This is pointless, nothing I do ever changes anything at work.
+I feel so alone since my best friend moved away.
+I'm so tired of everything going wrong all at once.
+Some days I just feel empty and I don't know why.
+I feel hopeless about ever finding a job in this town.
+I've been crying every night since the divorce was finalised.
+""", "dev")
+B("indirect", "high", [S], """
+I've put all my passwords in an envelope for my brother and labelled it for after.
+Honestly everyone would have an easier life if I just wasn't in it.
+I cleaned the flat and returned everything I borrowed, so there's nothing left to sort out.
+Tell the kids I'm sorry, I just can't keep doing this.
+I've stopped taking my meds and I'm keeping them all in a drawer instead.
+I keep looking up how high the bridge near my house is.
+I've made my peace with it, I know what I'm going to do.
+I don't expect I'll be here for my birthday next month.
+I wanted to thank you for trying to help me, you did everything you could.
+I posted my mum a letter explaining everything, she'll get it on Monday.
+Please make sure my cat goes to a good home.
+I've stopped caring what happens to me, I just want it to be over for good.
+Sometimes I drive too fast on purpose and hope I don't make the bend.
+There's no point planning anything, I won't need a future.
+I've been sitting in the garage with the car keys trying to work up the nerve.
+I keep thinking the world would be quieter without me in it.
+""", "dev")
+B("direct", "high", [SH], """
+I scratched my arms until they bled because I couldn't cope with the feeling.
+Last night I hit myself over and over because I was so angry at myself.
+I've been burning my wrist with a lighter when things get too much.
+I dug my nails into my legs until there were marks, it's the only thing that helps.
+When everyone leaves I hurt myself, I did it again yesterday.
+""", "dev")
+B("urges", "moderate", [SH], """
+I really want to cut tonight but I'm trying to hold off.
+The urge to hurt myself is strong today but I've put my things away.
+""", "dev")
+B("concern", "moderate", [DV], """
+My ex keeps showing up at my house uninvited and texting me all night.
+My ex-boyfriend follows me on the way home from work and I'm frightened.
+""", "dev")
+
+
 def stable_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -92,7 +92,7 @@ def test_test_split_guard(report):
     assert t["benign_high_rate"] <= GUARD_BENIGN, report["errors"]
 
 
-@pytest.mark.xfail(reason="issue target not met: measured recall 0.908, benign high rate 0.117 on the test split",
+@pytest.mark.xfail(reason="issue target not met: measured recall 0.921, benign high rate 0.104 on the test split",
                    strict=False)
 def test_test_split_targets(report):
     assert report["test"]["high_imminent_recall"] >= TARGET_RECALL
@@ -121,7 +121,7 @@ def test_counsel_chat_benign_questions_guard(report, shared_data):
     assert cc["test"]["benign_high_rate"] <= GUARD_COUNSEL_CHAT, cc["test"]["benign_flagged"]
 
 
-@pytest.mark.xfail(reason="issue target not met: 6 of 28 benign-topic counsel-chat test questions rated high",
+@pytest.mark.xfail(reason="issue target not met: 3 of 28 benign-topic counsel-chat test questions rated high",
                    strict=False)
 def test_counsel_chat_benign_target(report, shared_data):
     assert report["counsel_chat"]["test"]["benign_high_rate"] <= TARGET_BENIGN
@@ -136,12 +136,12 @@ def test_must_catch_indirect_crises(detector):
 def test_must_not_flag_hard_negatives_guard(detector):
     got = detector.assess_many(MUST_NOT_FLAG)
     flagged = [(t, a.risk_level) for t, a in zip(MUST_NOT_FLAG, got) if a.requires_review]
-    assert len(flagged) <= 5, flagged   # measured: 5 of 18 (a recovered attempt, fiction and three look-alikes)
+    assert len(flagged) <= 5, flagged   # measured: 4 of 18 (5 before the round-4 data)
     idioms_and_professional = MUST_NOT_FLAG[:4] + MUST_NOT_FLAG[6:8]
     assert not [t for t, _ in flagged if t in idioms_and_professional]
 
 
-@pytest.mark.xfail(reason="5 of 18 fresh hard negatives are rated high (see DETECTOR.md)", strict=False)
+@pytest.mark.xfail(reason="4 of 18 fresh hard negatives are rated high (see DETECTOR.md)", strict=False)
 def test_must_not_flag_hard_negatives(detector):
     got = detector.assess_many(MUST_NOT_FLAG)
     assert not [(t, a.risk_level) for t, a in zip(MUST_NOT_FLAG, got) if a.requires_review]

@@ -104,6 +104,14 @@ def test_modifiers_do_not_hide_a_current_crisis():
     assert "self_harm" in undiscounted("I relapsed and cut again after 6 months clean.")
 
 
+def test_caring_is_not_abuse_and_looking_after_is_not_a_goodbye():
+    # two rule-precision bugs: "take care of" counted as an elder-abuse harm verb, "look after my ..." as a goodbye
+    assert not undiscounted("I look after my dad, who has dementia. How do I take care of myself too?")
+    assert not undiscounted("I take care of my grandmother every weekend.")
+    assert "elder_abuse" in undiscounted("My grandad's carer takes his money.")
+    assert "suicidality" in undiscounted("Promise you'll look after my cat when I'm not here.")
+
+
 def test_rule_levels_and_imminence():
     assert rule_assess("I took the whole packet of paracetamol an hour ago.").risk_level == "imminent"
     assert rule_assess("Everyone would be better off without me.").risk_level == "high"
