@@ -11,6 +11,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def _save(fig, out_png: str | Path) -> Path:
+    fig.tight_layout()
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
 def plot_training_curve(history: list[dict[str, Any]], out_png: str | Path, title: str = "Training") -> Path:
     """Train and validation loss by step, with validation token accuracy on a second axis."""
     train = [(r["step"], r["train_loss"]) for r in history if "train_loss" in r]
@@ -34,12 +43,7 @@ def plot_training_curve(history: list[dict[str, Any]], out_png: str | Path, titl
         lines, labels = lines + more_lines, labels + more_labels
     ax.legend(lines, labels, loc="upper right", fontsize=8)
     ax.set_title(title)
-    fig.tight_layout()
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(fig, out_png)
 
 
 EDGE_CASE_OUTCOMES = (("exported", "in training", "#6a9a3a"), ("pending", "awaiting review", "#e0a030"),
@@ -64,9 +68,4 @@ def plot_edge_cases(report: dict[str, Any], out_png: str | Path) -> Path:
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6 / (0.28 * len(rows) + 1.6)), ncol=5, fontsize=7,
               frameon=False)
     ax.set_title(f"Edge cases by category ({report['provider']})")
-    fig.tight_layout()
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(fig, out_png)

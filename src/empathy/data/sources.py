@@ -22,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from pydantic import ValidationError
 
@@ -85,14 +85,18 @@ def load_transcript(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
     return [Record(id=spec.id, content_type=spec.content_type, source=spec.attribution, turns=turns)], []
 
 
+def _lines(spec: SourceSpec) -> Iterator[tuple[int, str, str]]:
+    """(line number, line, provisional item id) of each non-blank line of a JSONL source."""
+    path = require_file(spec.path, f"source {spec.id}")
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            yield lineno, line, f"{spec.id}:line{lineno}"
+
+
 def load_qa_jsonl(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
     records: list[Record] = []
     rejected: list[Rejection] = []
-    path = require_file(spec.path, f"source {spec.id}")
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        item_id = f"{spec.id}:line{lineno}"
+    for lineno, line, item_id in _lines(spec):
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -133,11 +137,7 @@ def load_edge_cases(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
 
     records: list[Record] = []
     rejected: list[Rejection] = []
-    path = require_file(spec.path, f"source {spec.id}")
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        item_id = f"{spec.id}:line{lineno}"
+    for lineno, line, item_id in _lines(spec):
         try:
             item = EdgeCaseRecord.model_validate_json(line)
         except ValidationError as exc:
