@@ -72,6 +72,10 @@ LEVEL_INDEX = {name: i for i, name in enumerate(RISK_LEVELS)}
 REVIEW_LEVELS = ("high", "imminent")
 MODEL_FILE = Path(__file__).resolve().with_name("risk_model.json")
 DEFAULT_DATA = Path("data/safety/risk_labelled.jsonl")
+# train and val develop the detector; test is the current test split (round 5); test_r3 is the round-3 test split,
+# retired after two evaluations: reported (clearly labelled as seen before), never trained on
+SPLITS = ("train", "val", "test", "test_r3")
+RETIRED_TEST_SPLITS = ("test_r3",)
 FORMAT_VERSION = 1
 
 MAX_WINDOW_SENTENCES = 3
@@ -1226,8 +1230,8 @@ def read_labelled(path: str | Path) -> list[dict[str, Any]]:
         bad = [c for c in r["categories"] if c not in RISK_CATEGORIES]
         if bad:
             raise UserError(f"labelled risk set {path}, record {i}: unknown categories {bad}")
-        if r["split"] not in ("train", "val", "test"):
-            raise UserError(f"labelled risk set {path}, record {i}: split must be train, val or test")
+        if r["split"] not in SPLITS:
+            raise UserError(f"labelled risk set {path}, record {i}: split must be one of {', '.join(SPLITS)}")
     return rows
 
 
@@ -1530,6 +1534,17 @@ def evaluate_detector(labelled_path: str | Path = DEFAULT_DATA, out_dir: str | P
     report["errors"] = [{"id": r["id"], "kind": r["kind"], "label": r["risk_level"], "predicted": p.risk_level,
                          "text": r["text"]} for r, p in zip(rows, preds)
                         if _is_high(r["risk_level"]) != _is_high(p.risk_level)]
+    # retired test splits: evaluated before (numbers seen while developing), reported for comparison only
+    report["retired_test"] = {}
+    for split in RETIRED_TEST_SPLITS:
+        old = [r for r in read_labelled(labelled_path) if r["split"] == split]
+        if old:
+            op = det.assess_many([r["text"] for r in old])
+            m = _level_metrics(old, op)
+            m["note"] = "retired test split, evaluated before: not an unbiased estimate"
+            m["per_kind_high"] = {k: [sum(1 for r, p in zip(old, op) if r["kind"] == k and _is_high(p.risk_level)),
+                                      sum(1 for r in old if r["kind"] == k)] for k in sorted({r["kind"] for r in old})}
+            report["retired_test"][split] = m
     report["counsel_chat"] = _counsel_chat_eval(det, counsel_chat)
     report["seconds"] = round(time.time() - t0, 1)
     out = Path(out_dir)
