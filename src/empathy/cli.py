@@ -213,10 +213,9 @@ def cmd_safety_evaluate_detector(args):
 
 
 def _review_queue(args):
-    from empathy.safety.review import ReviewQueue
+    from empathy.safety.review import ReviewQueue, queue_url
 
-    url = args.url or os.environ.get("EMPATHY_REVIEW_URL") or _config(args).edge_cases.review.url
-    return ReviewQueue(url)
+    return ReviewQueue(queue_url(args.url, _config(args).edge_cases.review.url))
 
 
 def cmd_review_list(args):
@@ -320,6 +319,10 @@ def cmd_pipeline_submit(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from typing import get_args
+
+    from empathy.config import ProviderConfig
+
     parser = argparse.ArgumentParser(prog="empathy", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -388,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True)
     p.add_argument("--categories", help="comma-separated category names (default: the config's, else all 25)")
     p.add_argument("--per-category", type=int, help="dialogues per category")
-    p.add_argument("--provider", choices=["offline", "openai", "anthropic", "ollama", "empathy"])
+    p.add_argument("--provider", choices=get_args(ProviderConfig.model_fields["name"].annotation))
     p.add_argument("--model", help="model id at the provider")
     p.add_argument("--review-url", help="review queue database URL (default: $EMPATHY_REVIEW_URL, else the config's)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out-dir, retrying failed requests")
@@ -419,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = review_cmd("list", cmd_review_list, "list queued items")
-    p.add_argument("--status", choices=["pending", "approved", "rejected"])
+    p.add_argument("--status", help="pending, approved or rejected")
     p.add_argument("--category")
     p.add_argument("--json", action="store_true")
     p = review_cmd("show", cmd_review_show, "one item: its dialogue, risk and audit trail")

@@ -9,7 +9,6 @@ Nothing here knows about kfp, argparse or a cluster.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -69,8 +68,7 @@ def edge_cases(config: EdgeCasesConfig, out_dir: str, registry: RegistryConfig |
     """
     from empathy.safety.edge_cases import generate_edge_cases
 
-    report = generate_edge_cases(config, out_dir, registry, review_url=review_url or os.environ.get("EMPATHY_REVIEW_URL"),
-                                 progress=progress)
+    report = generate_edge_cases(config, out_dir, registry, review_url=review_url, progress=progress)
     return {k: report[k] for k in ("enabled", "exported", "totals", "review_queue") if k in report}
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -121,6 +122,11 @@ class AuditEntry:
     note: str
     prev_hash: str
     hash: str
+
+
+def queue_url(explicit: str | None, configured: str) -> str:
+    """The queue's URL: given explicitly, else $EMPATHY_REVIEW_URL (a Secret in the cluster), else the config's."""
+    return explicit or os.environ.get("EMPATHY_REVIEW_URL") or configured
 
 
 def display_url(url: str) -> str:
