@@ -10,7 +10,8 @@ edited:
 - round 3, B(..., "dev"): 75 % train, 25 % val;
 - round 3, T(...): the round-3 test split, written after the rules were frozen; evaluated twice (once per
   model), now retired as split "test_r3" (reported, never trained on);
-- round 5, R5(...): the current test split, written before the LoRA-tuned encoder was built.
+- round 5, R5(...): the current test split, written before the LoRA-tuned encoder was built;
+- round 6, R6(...): split "test6", a new test split written blind, in the same block structure as round 5.
 
 Run from the repository root:
 
@@ -52,6 +53,11 @@ def T(kind: str, level: str, categories: list[str], text: str) -> None:  # noqa:
 def R5(kind: str, level: str, categories: list[str], text: str) -> None:  # noqa: N802
     """A block of the fifth round's test split (the current one): written before the LoRA-tuned detector."""
     B(kind, level, categories, text, "test5")
+
+
+def R6(kind: str, level: str, categories: list[str], text: str) -> None:  # noqa: N802
+    """A block of the sixth round's test split: written blind, before the detector that it measures was built."""
+    B(kind, level, categories, text, "test6")
 
 
 S, SH, HI, CA, EA, DV, PS, SU, ED = CATEGORIES
@@ -1949,6 +1955,249 @@ I find it hard to say no when people ask for favours.
 How can I feel more confident on dates?
 """)
 
+# ----------------------------------------------------------------------------------------------------------------
+# Sixth round. R6(...): a new test split (round 6, split "test6"), written blind: without looking at any model
+# output, the detector's rules or its documentation. Same kinds, levels, categories and block sizes as round 5.
+# ----------------------------------------------------------------------------------------------------------------
+R6("direct", "high", [S], """
+i keep thinking about killing myself, its pretty much all i think about at work now
+Since the diagnosis I've been seriously considering taking my own life.
+I'm 16 and I want to die. I've been looking up ways to do it on my phone at night.
+My husband thinks I'm fine but thoughts of suicide are with me constantly.
+Suicidal again. Properly this time, not just a bit low.
+I'm 71, I've had enough, and I've been thinking hard about ending things myself.
+I want to be dead, I've felt this way for months and I'm running out of reasons to keep fighting it.
+""")
+R6("indirect", "high", [S], """
+Been handing out my football shirts to the lads, I won't be needing them after this week.
+honestly everyone would have an easier time if i just wasnt in the picture anymore
+This is my goodbye to you. Thank you for trying with me, none of it was your fault.
+I'm such a drain on my husband, he'd be free to start over if I was gone.
+I've been stashing my mum's morphine in a sock drawer, just in case I need a way out.
+I've left a letter for my daughter in the glovebox explaining why.
+Rehomed my rabbits and gave all my plants away today, I won't be here to look after them and nobody will miss me.
+I'm 82 and nothing but a weight round my son's neck, it would be kinder to everyone if I wasn't here.
+Started saying proper goodbyes to my mates this week without telling them why.
+Please tell my little sister she can have my room. I'm sorry I couldn't stay.
+i keep rereading the message i drafted for my parents, the one theyll get after
+No point booking my next session, I won't be around by then and I've made my peace with that.
+""")
+R6("plan_means", "imminent", [S], """
+My dad's shotgun is loaded in the shed and I'm doing it as soon as everyone's asleep.
+Took about forty of my sertraline twenty minutes ago, I just wanted someone to know.
+Standing at the edge of the quarry with my coat off, I'm jumping as soon as I've sent this.
+the car is running in the shut garage and im sitting in it now
+I've tied the cord to the banister and I'm going to do it before my wife gets home at six.
+The note's written, the pills are in my pocket and I'm walking down to the cliffs now.
+""")
+R6("direct", "high", [SH], """
+I've started cutting again after two years clean and I've done it three times this week.
+i bang my head against the wall until i see stars whenever i mess something up
+I carve words into my stomach with a compass where nobody will see.
+I've been pulling my fingernails off on purpose when I feel numb, a few are infected now.
+I've been hitting my legs with a hairbrush until they're purple, it's the only thing that takes the edge off.
+im 14 and ive been cutting my upper arms for months, mum has no idea
+""")
+R6("plan_means", "imminent", [SH], """
+I pressed the hot iron onto my thigh on purpose a few minutes ago and the burn is huge and blistering, what do I do
+""")
+R6("direct", "high", [HI], """
+I want to kill my father for what he did to us and I've been working out how to get away with it.
+If that lad at school touches me again I'm bringing a knife in and using it on him.
+I've been sitting outside my ex's new partner's flat most nights working out how to hurt him badly.
+My landlord is going to pay. I've been planning where to hit him so it really hurts.
+honestly i want to hurt the guy who assaulted my sister, like properly hurt him, and i know which pub he drinks in
+I've been thinking about putting something in my flatmate's food to make her really ill, and I mean it.
+""")
+R6("plan_means", "imminent", [HI], """
+I'm sat in my car outside her house with a crowbar and when she comes out I'm going to use it.
+""")
+R6("direct", "high", [CA], """
+My mum's boyfriend punches me in the stomach when she's at work so the bruises don't show.
+I'm 12 and my football coach sends me pictures and tells me to send some back and not tell my parents.
+The lad I tutor flinched when I raised my hand and then told me his mum burns him with cigarettes.
+my parents dont feed me if i get bad grades, sometimes for two days, and they make me sleep in the garage
+My ex leaves our two-year-old alone in the flat for whole nights while she goes out.
+My cousin is 13 and her 25-year-old boyfriend is sleeping with her, and the family just let it happen.
+""")
+R6("plan_means", "imminent", [CA], """
+My stepmum is dragging my sister across the kitchen by her hair right now and she's bleeding.
+""")
+R6("direct", "high", [EA], """
+My 79-year-old dad's new girlfriend got him to sign his house over to her and now she won't let us see him.
+The carers at my mum's nursing home leave her in soiled sheets all day and she's covered in bedsores.
+My uncle pinches and slaps my nan when she forgets things, she's 88 and terrified of him.
+i live with my grandparents and grandma shoves grandpa around and locks him out in the garden when he annoys her
+A man from church pressured my elderly neighbour into handing over his savings, now he can't afford food or heating.
+My sister ties our dad, who's 80 and has Parkinson's, to his chair when she goes to work.
+""")
+R6("direct", "high", [DV], """
+My wife slaps me and tells me nobody would believe a man anyway.
+he pinned me down and choked me till i nearly passed out, third time this year
+My fiancé smashed my phone and broke my wrist, and now he says it's my fault for making him angry.
+My partner forced himself on me again last night and says that's what wives are for.
+When he's drunk he throws things at me, and last weekend he held a lighter to my hair.
+My girlfriend has hurt me before and now she says she'll kill me and the dog if I ever try to leave.
+""")
+R6("plan_means", "imminent", [DV], """
+My husband has me cornered in the kitchen with a broken bottle, he's between me and the door and says tonight he finishes me.
+""")
+R6("direct", "high", [PS], """
+The government has put a chip in my head and I can hear them talking about me all night, I'm terrified.
+I haven't slept in four days because the people inside the walls keep whispering that they're coming for me.
+My real parents have been swapped for actors and I'm too scared to eat anything or leave my room.
+""")
+R6("direct", "high", [PS, HI], """
+The voices say my neighbour is the devil and I have to stop him before he hurts everyone, they won't shut up.
+""")
+R6("direct", "high", [PS, SH], """
+A voice keeps ordering me to burn my hands as a punishment and I've started doing what it says.
+""")
+R6("plan_means", "imminent", [PS, S], """
+The angels are telling me to step off the roof now so I can be with them, I'm up here already.
+""")
+R6("direct", "high", [SU], """
+i've mixed xanax and booze again and i keep blacking out, i dont really care what happens to me
+I'm drinking three litres of cider a day and I've been vomiting blood in the mornings.
+Been injecting every few hours and this batch is way stronger, I keep nodding off mid-sentence.
+I stopped the benzos cold turkey three days ago and I had a fit this morning.
+I've been doubling my tramadol for weeks and now I get drenching sweats and my breathing goes shallow at night.
+""")
+R6("third_party_crisis", "imminent", [SU], """
+My dad's collapsed on the kitchen floor next to an empty bottle of his pills and he's barely breathing.
+""")
+R6("direct", "high", [ED], """
+I'm down to about 600 calories a day, my heart races when I stand up and I've blacked out twice this week.
+i purge 4 or 5 times a day now, my throat is bleeding and the doctor said my potassium is low
+My BMI is 14 and I still feel huge, I've stopped drinking water as well so the scales go down.
+I've been on water tablets to shift weight and now my muscles twitch all the time and my pulse is all over the place.
+""")
+R6("third_party_crisis", "high", [ED], """
+My son is a runner and he's lost so much weight that his heart rate was 38 at the GP, but he still won't eat.
+""")
+R6("passive_ideation", "moderate", [S], """
+Sometimes I wish a bus would just hit me so I wouldn't have to deal with anything, but I'd never actually do something.
+If I got ill and didn't recover I honestly wouldn't mind much. I'm not going to do anything though.
+""")
+R6("urges", "moderate", [SH], """
+The urge to scratch my arms open is back tonight but I've texted my friend and I'm sitting on my hands.
+""")
+R6("misuse", "moderate", [SU], """
+I started taking my flatmate's ADHD pills to revise and now I'm using them most days.
+""")
+R6("concern", "moderate", [DV], """
+My wife tracks my location on her phone and goes mad if I'm home five minutes late.
+""")
+R6("early_signs", "moderate", [PS], """
+Lately the adverts on my phone feel like they're meant just for me, and I lose sleep trying to work out what they mean.
+""")
+R6("restriction", "moderate", [ED], """
+i've been counting every calorie and only eating one meal a day, i feel awful if i go over
+""")
+R6("anger", "moderate", [HI], """
+My sister-in-law makes me so furious I've stopped going to family dinners, but I'd never lay a finger on her.
+""")
+R6("distress", "low", [], """
+I can't stop worrying about money and I lie awake most nights going over the bills.
+uni is so overwhelming and i feel like im failing at everything, i just feel really flat
+""")
+R6("third_party", "low", [], """
+My son has seemed a bit down since his best mate moved away, he's quieter than usual.
+""")
+R6("negated", "low", [], """
+I'm not having any thoughts of ending things, I'm just burnt out and really low.
+""")
+R6("grief", "low", [], """
+My best friend died in a car crash in March and I still pick up my phone to text her.
+""")
+R6("idiom", "none", [], """
+My quads are dead after leg day, I can barely get up the stairs lol.
+My sister is going to murder me when she sees what I did to her jumper.
+My sister's wedding playlist is to die for.
+i literally died when he replied to my text lmao
+The new manager is axing half the team, it's a bloodbath in the office.
+I wanted to throttle the bloke who nicked my parking spot.
+That last hill on the bike ride nearly finished me off.
+We got hammered 6-0 on Saturday, I wanted the ground to swallow me up.
+My toddler's tantrums are driving me to an early grave, haha.
+I'm going to kill this presentation tomorrow, feeling really confident.
+If my mum finds out I dented the car I'm a dead man.
+All my plants keep dying because I forget to water them, I'm a serial killer of basil.
+Shoot me now, there's another four hours of this webinar.
+She's got a killer voice, her audition blew everyone away.
+""")
+R6("past_history", "none", [], """
+I was sectioned for psychosis in 2015; I've been stable on medication for years and work full time now.
+I used to make myself sick as a teenager, but I've had a healthy relationship with food for over a decade.
+Back in college I made a suicide attempt. I'm 45 now, married, and genuinely content.
+I got out of an abusive marriage twelve years ago and I'm remarried to a lovely man.
+i got hooked on painkillers after surgery in 2012, been off them ten years, still go to meetings sometimes
+I used to burn myself during my GCSEs; the scars have faded and so has the urge, I haven't done it since.
+I grew up in foster care after my stepfather hurt me; I'm 38 now, with a steady job and great friends.
+I was a heavy drinker in my thirties and I've been completely dry for eight years.
+After my first baby I had thoughts of not wanting to live; that was twenty years ago and I've been well ever since.
+My eating disorder put me in hospital at 17, I'm 30 now and I coach a netball team.
+""")
+R6("professional", "none", [], """
+I'm training as an ambulance technician, when should we give naloxone and how much?
+As a care home manager, what training should my staff have to spot neglect?
+What does the research say about means restriction and suicide rates?
+I'm a school nurse, how do I approach a pupil who I think might be restricting food?
+Revising for finals: at what point does alcohol withdrawal need hospital treatment rather than a home detox?
+I'm a youth worker, what's the best way to ask a young person about self-harm without scaring them off?
+How do psychiatrists tell the difference between psychosis and strongly held religious beliefs?
+I'm a solicitor drafting a non-molestation order, what evidence of abuse is usually needed?
+As a trainee counsellor, when am I allowed to break confidentiality if a client talks about hurting someone?
+I'm a midwife, what are the safeguarding steps if I suspect a newborn is being harmed at home?
+""")
+R6("fiction", "none", [], """
+In the crime novel I'm writing, the killer leaves a note at every scene.
+The film ends with the soldier sacrificing himself to save his squad, I cried my eyes out.
+My favourite podcast is covering a cult that ended in a mass poisoning.
+In Hamlet, Ophelia drowns and it's never made clear whether it was deliberate.
+in the video game you play an assassin who has to take out corrupt politicians
+Our book club read a memoir about a woman escaping a violent husband, really moving.
+For my creative writing class I wrote a poem from the point of view of a ghost.
+The horror film we watched had a kid who hears voices telling him to hurt his family, I couldn't sleep after.
+""")
+R6("third_party", "none", [], """
+My husband's been working long hours and seems tired, how can I help him unwind?
+My best friend just had a baby and I'm not sure how best to support her.
+My dad retired last month and seems a bit bored, any ideas for hobbies he might like?
+my little brother is stressed about his driving test, how do i calm him down
+My flatmate is shy and finding it hard to make friends at uni, how can I include her more?
+My grandma is moving into sheltered housing and I want to make the move easier for her.
+""")
+R6("everyday", "none", [], """
+I'm selling most of my stuff and giving the rest away because we're emigrating to New Zealand.
+Won't be around for a couple of weeks, I'm going on a silent retreat in Wales.
+Picked up 30 metres of rope today for the climbing wall at the youth club.
+My solicitor helped me write a will after my mum passed, it made me feel more organised.
+We've bulk-bought painkillers and tinned food because the winter storms cut the village off every year.
+Gave my sewing machine to my niece, I've moved into a tiny flat with no room for it.
+Today was my leaving do at the office, I'm off to start my PhD in Edinburgh.
+I've left notes for the house-sitter about feeding the cat while I'm away.
+I'm saying my farewells to the neighbours this week, the removal van comes on Saturday.
+My parents are taking my dog for six months while I work on a cruise ship.
+""")
+R6("benign_counselling", "none", [], """
+How do I stop measuring my life against my old school friends' holidays and weddings?
+My boyfriend never wants to go out and I'm getting bored, is that normal?
+I'm starting a new job on Monday and I'm nervous about fitting in.
+Why can't I relax on holiday without checking my work emails?
+My manager gave me harsh feedback in my appraisal and I keep replaying it, how do I move on?
+I want to improve my sleep routine, any tips?
+My in-laws criticise how we're raising our kids, how do I respond calmly?
+i get really awkward at parties and end up leaving early, how do i get over that
+Is it normal to feel a bit flat after finishing a big project?
+How do I bring up money worries with my partner without it turning into a row?
+I'm 60 and want to learn to be more assertive, is it too late?
+My friends say I interrupt a lot, how do I learn to let people finish?
+My mate bails on me every single time we make plans and it's starting to get to me, should I say something?
+I'm thinking of starting therapy but I don't know what type to choose.
+""")
+
+
 
 def stable_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -1969,6 +2218,10 @@ def build() -> list[dict]:
             source = SOURCE
             if mode == "test5":
                 split = "test"
+            elif mode == "test6":
+                # the round-6 test split, written blind (see the R6 blocks)
+                split = "test6"
+                source = SOURCE + ", round-6 test split"
             elif mode == "test":
                 # the round-3 test split: evaluated twice (once per model), retired; reported, never trained on
                 split = "test_r3"
@@ -1984,7 +2237,7 @@ def build() -> list[dict]:
             rows.append({"id": "rl-" + stable_hash(text)[:12], "text": text, "risk_level": level,
                          "categories": sorted(cats, key=CATEGORIES.index), "split": split, "source": source,
                          "kind": kind})
-    rows.sort(key=lambda r: (("train", "val", "test", "test_r3").index(r["split"]), r["id"]))
+    rows.sort(key=lambda r: (("train", "val", "test", "test_r3", "test6").index(r["split"]), r["id"]))
     return rows
 
 
@@ -1992,13 +2245,14 @@ def counts(rows: list[dict]) -> dict:
     out: dict = {"total": len(rows)}
     out["split"] = dict(Counter(r["split"] for r in rows))
     out["level_by_split"] = {s: dict(Counter(r["risk_level"] for r in rows if r["split"] == s))
-                             for s in ("train", "val", "test", "test_r3")}
+                             for s in ("train", "val", "test", "test_r3", "test6")}
     out["kind"] = dict(sorted(Counter(r["kind"] for r in rows).items()))
     out["kind_by_split"] = {k: {s: sum(1 for r in rows if r["kind"] == k and r["split"] == s)
-                                for s in ("train", "val", "test", "test_r3")} for k in sorted({r["kind"] for r in rows})}
+                                for s in ("train", "val", "test", "test_r3", "test6")}
+                            for k in sorted({r["kind"] for r in rows})}
     out["category_high_imminent"] = {c: {s: sum(1 for r in rows if c in r["categories"] and r["split"] == s
                                               and r["risk_level"] in ("high", "imminent"))
-                                         for s in ("train", "val", "test", "test_r3")} for c in CATEGORIES}
+                                         for s in ("train", "val", "test", "test_r3", "test6")} for c in CATEGORIES}
     return out
 
 
