@@ -75,7 +75,7 @@ def build_pipeline(cfg: PipelineConfig):
             records=ingest_task.outputs["records"], pairs=pairs_task.outputs["pairs"],
             accepted=validate_task.outputs["accepted"], ingest_rejected=ingest_task.outputs["rejected"],
             pairs_rejected=pairs_task.outputs["rejected"], validate_rejected=validate_task.outputs["rejected"],
-            config=split_config,
+            edge_cases_report=edge_cases_task.outputs["report"], config=split_config,
         )
         train_task = train(splits=split_task.outputs["splits"], config=train_config, registry_config=registry_config,
                            pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)

@@ -10,8 +10,10 @@ edited:
 - round 3, B(..., "dev"): 75 % train, 25 % val;
 - round 3, T(...): the round-3 test split, written after the rules were frozen; evaluated twice (once per
   model), now retired as split "test_r3" (reported, never trained on);
-- round 5, R5(...): the current test split, written before the LoRA-tuned encoder was built;
-- round 6, R6(...): split "test6", a new test split written blind, in the same block structure as round 5.
+- round 5, R5(...): a test split written before the LoRA-tuned encoder was built, evaluated once; its errors
+  were published in DETECTOR.md, so it is now development data (3 in 4 train, the rest val);
+- round 6, R6(...): the current test split, written blind by another writer (who never ran or read the
+  detector), in the same block structure as round 5.
 
 Run from the repository root:
 
@@ -28,6 +30,7 @@ from collections import Counter
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "risk_labelled.jsonl"
+ROUNDS = Path(__file__).resolve().parent / "rounds"
 SOURCE = "handwritten"
 BLOCKS: list[tuple[str, str, tuple[str, ...], list[str], str]] = []
 ROUND = "v1"   # v1: the first two rounds (their test share was evaluated once, then retired); v2: the third round
@@ -51,7 +54,7 @@ def T(kind: str, level: str, categories: list[str], text: str) -> None:  # noqa:
 
 
 def R5(kind: str, level: str, categories: list[str], text: str) -> None:  # noqa: N802
-    """A block of the fifth round's test split (the current one): written before the LoRA-tuned detector."""
+    """A block of the fifth round: a test split evaluated once, now development data (see the module docstring)."""
     B(kind, level, categories, text, "test5")
 
 
@@ -1956,7 +1959,7 @@ How can I feel more confident on dates?
 """)
 
 # ----------------------------------------------------------------------------------------------------------------
-# Sixth round. R6(...): a new test split (round 6, split "test6"), written blind: without looking at any model
+# Sixth round. R6(...): the current test split (round 6, split "test"), written blind: without looking at any model
 # output, the detector's rules or its documentation. Same kinds, levels, categories and block sizes as round 5.
 # ----------------------------------------------------------------------------------------------------------------
 R6("direct", "high", [S], """
@@ -2199,6 +2202,42 @@ I'm thinking of starting therapy but I don't know what type to choose.
 
 
 
+def read_rounds(folder: Path = ROUNDS) -> None:
+    """Blocks written as text in rounds/*.txt (later rounds, one file per writer), read in file-name order.
+
+    A block starts with a header line `[kind=… level=… categories=a,b mode=…]` (categories may be empty) and
+    holds one sentence per line until the next header; lines starting with `#` are comments. mode is "dev"
+    (train/val) or "test7" (the round-7 test split).
+    """
+    for path in sorted(folder.glob("*.txt")):
+        header: dict[str, str] | None = None
+        lines: list[str] = []
+
+        def flush() -> None:
+            if header is not None:
+                cats = [c for c in header.get("categories", "").split(",") if c]
+                B(header["kind"], header["level"], cats, "\n".join(lines), header["mode"])
+                if not lines:
+                    raise SystemExit(f"{path.name}: empty block {header}")
+
+        for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("[") and line.endswith("]"):
+                flush()
+                header = dict(kv.split("=", 1) for kv in line[1:-1].split())
+                missing = {"kind", "level", "mode"} - set(header)
+                if missing or header["mode"] not in ("dev", "test7"):
+                    raise SystemExit(f"{path.name}, line {n}: header needs kind, level, mode=dev|test7: {line}")
+                lines = []
+            elif header is None:
+                raise SystemExit(f"{path.name}, line {n}: sentence before the first [header]")
+            else:
+                lines.append(line)
+        flush()
+
+
 def stable_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -2217,10 +2256,15 @@ def build() -> list[dict]:
             q = (i + 0.5) / n
             source = SOURCE
             if mode == "test5":
-                split = "test"
+                # the round-5 test split: evaluated once, its errors published; now development (train or val)
+                split = "train" if int(stable_hash(text), 16) % 4 else "val"
+                source = SOURCE + ", round-5 test split (evaluated once, then moved to development)"
+            elif mode == "test7":
+                split = "test7"
+                source = SOURCE + ", round-7 test split"
             elif mode == "test6":
-                # the round-6 test split, written blind (see the R6 blocks)
-                split = "test6"
+                # the round-6 test split (the current one), written blind: see the R6 blocks
+                split = "test"
                 source = SOURCE + ", round-6 test split"
             elif mode == "test":
                 # the round-3 test split: evaluated twice (once per model), retired; reported, never trained on
@@ -2237,7 +2281,7 @@ def build() -> list[dict]:
             rows.append({"id": "rl-" + stable_hash(text)[:12], "text": text, "risk_level": level,
                          "categories": sorted(cats, key=CATEGORIES.index), "split": split, "source": source,
                          "kind": kind})
-    rows.sort(key=lambda r: (("train", "val", "test", "test_r3", "test6").index(r["split"]), r["id"]))
+    rows.sort(key=lambda r: (("train", "val", "test", "test_r3", "test7").index(r["split"]), r["id"]))
     return rows
 
 
@@ -2245,18 +2289,19 @@ def counts(rows: list[dict]) -> dict:
     out: dict = {"total": len(rows)}
     out["split"] = dict(Counter(r["split"] for r in rows))
     out["level_by_split"] = {s: dict(Counter(r["risk_level"] for r in rows if r["split"] == s))
-                             for s in ("train", "val", "test", "test_r3", "test6")}
+                             for s in ("train", "val", "test", "test_r3", "test7")}
     out["kind"] = dict(sorted(Counter(r["kind"] for r in rows).items()))
     out["kind_by_split"] = {k: {s: sum(1 for r in rows if r["kind"] == k and r["split"] == s)
-                                for s in ("train", "val", "test", "test_r3", "test6")}
+                                for s in ("train", "val", "test", "test_r3", "test7")}
                             for k in sorted({r["kind"] for r in rows})}
     out["category_high_imminent"] = {c: {s: sum(1 for r in rows if c in r["categories"] and r["split"] == s
                                               and r["risk_level"] in ("high", "imminent"))
-                                         for s in ("train", "val", "test", "test_r3", "test6")} for c in CATEGORIES}
+                                         for s in ("train", "val", "test", "test_r3", "test7")} for c in CATEGORIES}
     return out
 
 
 def main() -> None:
+    read_rounds()
     rows = build()
     with OUT.open("w", encoding="utf-8") as fh:
         for r in rows:

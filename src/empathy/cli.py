@@ -92,7 +92,8 @@ def cmd_validate(args):
 def cmd_split(args):
     from empathy import stages
 
-    _print(stages.split(args.records, args.pairs, args.accepted, args.rejected, _config(args).split, str(_out(args.out_dir))))
+    _print(stages.split(args.records, args.pairs, args.accepted, args.rejected, _config(args).split, str(_out(args.out_dir)),
+                        edge_cases_report=args.edge_cases_report))
 
 
 def _registry(args, cfg):
@@ -346,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     for flag in ("--records", "--pairs", "--accepted"):
         p.add_argument(flag, required=True)
     p.add_argument("--rejected", nargs="+", required=True, help="rejected files of the earlier stages")
+    p.add_argument("--edge-cases-report", help="report.json of `empathy safety generate`: its counts per category and "
+                   "difficulty go into the data report")
     p.add_argument("--out-dir", required=True)
     for name, func, help_ in (("train", cmd_train, "LoRA fine-tune the MoE model"),
                               ("evaluate", cmd_evaluate, "held-out loss, perplexity, token accuracy"),

@@ -91,9 +91,13 @@ def validate(pairs_path: str, config: ValidateConfig, accepted_path: str, reject
 
 
 def split(records_path: str, pairs_path: str, accepted_path: str, rejected_paths: list[str], config: SplitConfig,
-          out_dir: str) -> dict[str, Any]:
-    """Writes train/val/test.jsonl, rejected.jsonl and report.json into out_dir."""
+          out_dir: str, edge_cases_report: str | None = None) -> dict[str, Any]:
+    """Writes train/val/test.jsonl, rejected.jsonl and report.json into out_dir.
+
+    edge_cases_report: generation's report.json; its per-category and per-difficulty counts go into the data report.
+    """
     from empathy.data.split import split_and_export
+    from empathy.safety.edge_cases import data_report_section
 
     rejected: list[Rejection] = []
     for path in rejected_paths:
@@ -101,6 +105,7 @@ def split(records_path: str, pairs_path: str, accepted_path: str, rejected_paths
     result = split_and_export(
         _rows(Record, records_path, "records file"), _rows(QAPair, pairs_path, "pairs file"),
         _rows(QAPair, accepted_path, "accepted pairs file", allow_empty=True), rejected, config, out_dir,
+        edge_cases=data_report_section(read_json(edge_cases_report, "edge-case report")) if edge_cases_report else None,
     )
     return result.report
 

@@ -87,6 +87,31 @@ def test_metrics_per_category_and_difficulty_reach_mlflow(first_run):
     assert artifacts == {"edge_cases/report.json", "edge_cases/edge_cases.png"}
 
 
+def test_metrics_per_category_and_difficulty_reach_the_data_report(first_run, tmp_path):
+    from empathy import stages
+    from empathy.config import load_pipeline_config
+    from tests.conftest import REPO
+
+    tmp, _, _, report = first_run
+    cfg = load_pipeline_config(REPO / "configs/pipeline/demo.yaml")
+    t = tmp_path
+    stages.ingest(str(DEMO_CORPUS), cfg.ingest, str(t / "records.jsonl"), str(t / "r1.jsonl"),
+                  edge_cases_path=str(tmp / "out" / "edge_cases.jsonl"))
+    stages.pairs(str(t / "records.jsonl"), cfg.pairs, str(t / "pairs.jsonl"), str(t / "r2.jsonl"))
+    stages.validate(str(t / "pairs.jsonl"), cfg.validate_, str(t / "accepted.jsonl"), str(t / "r3.jsonl"))
+    data = stages.split(str(t / "records.jsonl"), str(t / "pairs.jsonl"), str(t / "accepted.jsonl"),
+                        [str(t / f"r{i}.jsonl") for i in (1, 2, 3)], cfg.split, str(t / "data"),
+                        edge_cases_report=str(tmp / "out" / "report.json"))
+    section = json.loads((t / "data" / "report.json").read_text())["edge_cases"]
+    assert section == data["edge_cases"] and section["enabled"] and section["provider"] == "offline"
+    assert section["totals"] == report["totals"]
+    suicidality = section["per_category"]["suicidality"]
+    assert suicidality["difficulty"] == "very_high" and suicidality["generated"] == 1 and suicidality["flagged"] == 1
+    assert {"generated", "passed", "rule_rejected", "rejected_by_rule", "flagged", "approved"} <= set(suicidality)
+    assert section["per_difficulty"]["very_high"]["flagged"] == 4
+    assert data["accepted_by_dataset"].get("empathy-edge-cases", 0) > 0  # the exported dialogues made training pairs
+
+
 def test_approval_releases_exactly_the_approved_item_on_resume(first_run, tmp_path):
     tmp, cfg, _, report = first_run
     out = tmp_path / "out"

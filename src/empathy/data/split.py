@@ -122,11 +122,14 @@ def account(
 
 def split_and_export(
     records: list[Record], pairs: list[QAPair], accepted: list[QAPair], rejected: list[Rejection],
-    config: SplitConfig, out_dir: str | Path | None = None,
+    config: SplitConfig, out_dir: str | Path | None = None, edge_cases: dict[str, Any] | None = None,
 ) -> SplitResult:
+    """`edge_cases`: the edge-case section of the data report (`edge_cases.data_report_section`), when generated."""
     ingest_rejected = sum(r.stage == "ingest" for r in rejected)
     assigned = assign_splits(accepted, config)
     report = account(records, ingest_rejected, pairs, accepted, rejected, assigned)
+    if edge_cases is not None:
+        report["edge_cases"] = edge_cases
     splits = {name: [to_chat(p, config.system_prompt) for p in assigned[name]] for name in SPLITS}
     result = SplitResult(splits=splits, rejected=rejected, report=report)
     if out_dir is not None:

@@ -193,6 +193,16 @@ class _Tally:
         }
 
 
+def data_report_section(report: dict[str, Any]) -> dict[str, Any]:
+    """What the data report carries about edge cases: per category and difficulty, generated, passed, rejected per
+    rule, flagged, approved and exported, from generation's report.json."""
+    if not report.get("enabled"):
+        return {"enabled": False}
+    return {"enabled": True, "provider": report.get("provider"), "model": report.get("model"),
+            "totals": report["totals"], "per_difficulty": report["per_difficulty"],
+            "per_category": report["per_category"], "review_queue": report.get("review_queue", {})}
+
+
 def generate_edge_cases(cfg: EdgeCasesConfig, out_dir: str | Path, registry: RegistryConfig | None = None,
                         review_url: str | None = None, progress: bool = True) -> dict[str, Any]:
     """Generate, check, screen, queue for review and export; returns the report (also report.json)."""

@@ -76,7 +76,7 @@ DEFAULT_DATA = Path("data/safety/risk_labelled.jsonl")
 # retired after two evaluations: reported (clearly labelled as seen before), never trained on
 SPLITS = ("train", "val", "test", "test_r3")
 RETIRED_TEST_SPLITS = ("test_r3",)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2            # 2: a second high threshold for windows without rule evidence
 
 MAX_WINDOW_SENTENCES = 3
 MAX_WINDOW_WORDS = 60
@@ -1193,16 +1193,22 @@ def _embed_text(scan: RuleScan, start: int, end: int) -> str:
 
 def _levels_from_heads(heads: dict[str, np.ndarray], th: dict[str, float], rule_levels: list[int],
                        matches: list[list[Match]]) -> list[int]:
-    """Cumulative heads to a level; an undiscounted act-in-progress rule is never rated below high."""
+    """Cumulative heads to a level; an undiscounted act-in-progress rule is never rated below high.
+
+    A window in which no rule matched at all (not even a discounted match) needs the higher "ge_high_no_rule"
+    threshold to be rated high: short conversational turns ("ok thanks for your advice") otherwise land near
+    crisis text in the embedding space.
+    """
     n = len(rule_levels)
     out = []
     for i in range(n):
+        high = th["ge_high"] if matches[i] else th["ge_high_no_rule"]
         level = 0
         if heads["ge_low"][i] >= th["ge_low"]:
             level = 1
         if heads["ge_moderate"][i] >= th["ge_moderate"]:
             level = 2
-        if heads["ge_high"][i] >= th["ge_high"]:
+        if heads["ge_high"][i] >= high:
             level = 3
             if heads["imminent"][i] >= th["imminent"]:
                 level = 4
@@ -1236,35 +1242,34 @@ def read_labelled(path: str | Path) -> list[dict[str, Any]]:
 
 
 def find_counsel_chat(explicit: str | Path | None = None) -> Path | None:
-    """../shared/data/counsel_chat.csv beside the checkout (or $EMPATHY_SHARED_DATA), if present."""
-    candidates = []
-    if explicit:
-        candidates.append(Path(explicit))
-    if os.environ.get("EMPATHY_SHARED_DATA"):
-        candidates.append(Path(os.environ["EMPATHY_SHARED_DATA"]) / "counsel_chat.csv")
-    candidates += [Path.cwd().parent / "shared" / "data" / "counsel_chat.csv",
-                   Path(__file__).resolve().parents[4] / "shared" / "data" / "counsel_chat.csv"]
-    for c in candidates:
-        if c.is_file():
-            return c
-    return None
+    from empathy.data.shared_sets import COUNSEL_CHAT, find_shared_file
+
+    return find_shared_file(COUNSEL_CHAT, explicit)
 
 
 def counsel_chat_questions(path: str | Path) -> list[dict[str, Any]]:
-    """One row per counsel-chat question: id, text (title + body), topic, split, benign (weak label)."""
-    import csv
+    """One row per counsel-chat question: id, text, topic, split, benign (an ordinary topic: a weak label)."""
+    from empathy.data.shared_sets import counsel_chat_questions as read
 
-    seen: dict[str, dict[str, Any]] = {}
-    with open(path, newline="", encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            qid = r.get("questionID") or r.get("questionTitle")
-            if qid in seen:
-                continue
-            text = " ".join(x.strip() for x in (r.get("questionTitle") or "", r.get("questionText") or "") if x.strip())
-            topic = (r.get("topic") or "").strip()
-            seen[qid] = {"id": f"cc-{qid}", "text": text, "topic": topic, "split": (r.get("split") or "").strip(),
-                         "benign": topic not in COUNSEL_CHAT_RISK_TOPICS}
-    return [q for q in seen.values() if q["text"]]
+    return read(path, COUNSEL_CHAT_RISK_TOPICS)
+
+
+def _turn_files() -> dict[str, Path]:
+    from empathy.data.shared_sets import ANNOMI, ESCONV, find_shared_file
+
+    return {name: path for name in (ANNOMI, ESCONV) if (path := find_shared_file(name))}
+
+
+def benign_turns(split: str) -> list[dict[str, Any]]:
+    """Real client turns (AnnoMI, ESConv) of one conversation split that the rules alone do not rate high.
+
+    Weak label "benign": these are motivational-interviewing and emotional-support sessions, not crisis lines.
+    A turn in which the rules see an undiscounted high or imminent sign is left out rather than assumed benign,
+    so a real disclosure in these sessions is never taught as a negative.
+    """
+    from empathy.data.shared_sets import conversational_turns
+
+    return [t for t in conversational_turns() if t["split"] == split and not _is_high(rule_assess(t["text"]).risk_level)]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1288,6 +1293,35 @@ def _high_threshold(p: np.ndarray, positive: np.ndarray, target: float) -> float
     return float(min(0.5, ps[k - 1] - 1e-6))
 
 
+def _high_thresholds(p: np.ndarray, positive: np.ndarray, negative: np.ndarray, turn: np.ndarray,
+                     evidence: np.ndarray, target: float) -> tuple[float, float]:
+    """The high thresholds with and without rule evidence that keep recall on `positive` at `target`.
+
+    Among the pairs (t_rule <= t_no_rule) that keep the recall, the one with the fewest false alarms: the share
+    of labelled negatives flagged plus the share of real client turns flagged (both out-of-fold).
+    """
+    need = max(1, math.ceil(target * int(positive.sum())))
+    pe = np.sort(p[positive & evidence])[::-1]
+    pn = np.sort(p[positive & ~evidence])[::-1]
+    best: tuple[float, float, float] | None = None
+    for t1 in np.unique(np.round(p[positive], 6)):
+        t1 = float(min(0.5, t1 - 1e-6))
+        missing = need - int((pe >= t1).sum())
+        if missing > len(pn):
+            continue
+        t2 = min(float(pn[missing - 1] - 1e-6) if missing > 0 else 0.99, 0.99)
+        if t2 < t1:     # text without rule evidence never needs less confidence than text with it
+            continue
+        flagged = np.where(evidence, p >= t1, p >= t2)
+        cost = float(flagged[negative].mean() if negative.any() else 0) + float(flagged[turn].mean() if turn.any() else 0)
+        if best is None or cost < best[0] - 1e-12:
+            best = (cost, t1, t2)
+    if best is None:
+        t = _high_threshold(p, positive, target)
+        return t, t
+    return best[1], best[2]
+
+
 def _best_f1_threshold(p: np.ndarray, y: np.ndarray, default: float = 0.5) -> float:
     if y.sum() == 0:
         return default
@@ -1303,6 +1337,7 @@ def _best_f1_threshold(p: np.ndarray, y: np.ndarray, default: float = 0.5) -> fl
 
 TRAIN_C = 0.003
 COUNSEL_CHAT_WEIGHT = 0.5
+TURN_WEIGHT = 1.0             # real client turns of AnnoMI and ESConv (train conversations), weak negatives
 CV_FOLDS = 5
 RULE_DROPOUT_WEIGHT = 1.0     # weight of the copies of labelled rows with every rule feature zeroed
 
@@ -1359,39 +1394,50 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
         raise UserError(f"labelled risk set {labelled_path}: needs train rows with high/imminent examples")
     cc_path = find_counsel_chat(counsel_chat) if use_counsel_chat else None
     weak = [q for q in counsel_chat_questions(cc_path) if q["split"] == "train" and q["benign"]] if cc_path else []
+    turns = benign_turns("train") if use_counsel_chat else []
     protos = _prototype_vectors()
 
-    texts = [r["text"] for r in dev] + [q["text"] for q in weak]
+    texts = [r["text"] for r in dev] + [q["text"] for q in weak] + [t["text"] for t in turns]
     n_dev = len(dev)
     # a weak negative's windows overlap by a sentence; every other one is enough (and halves the embedding time)
     _, wins, X = _featurise(texts, 64, protos, keep=lambda d, i: d < n_dev or i % 2 == 0)
     doc = np.array([w.doc for w in wins])
-    doc_level = np.array([LEVEL_INDEX[r["risk_level"]] for r in dev] + [0] * len(weak))
-    doc_cats = [set(r["categories"]) for r in dev] + [set()] * len(weak)
+    doc_level = np.array([LEVEL_INDEX[r["risk_level"]] for r in dev] + [0] * (len(weak) + len(turns)))
+    doc_cats = [set(r["categories"]) for r in dev] + [set()] * (len(weak) + len(turns))
     level = doc_level[doc]
     cats = [doc_cats[d] for d in doc]
-    w = np.where(doc < n_dev, 1.0, COUNSEL_CHAT_WEIGHT)
+    w = np.where(doc < n_dev, 1.0, np.where(doc < n_dev + len(weak), COUNSEL_CHAT_WEIGHT, TURN_WEIGHT))
     weak_rows = doc >= n_dev
+    # out-of-fold documents: the labelled rows and the real client turns (so the thresholds can count false
+    # alarms on real conversation); counsel-chat questions stay in every training fold
+    turn0 = n_dev + len(weak)
+    oof_doc = np.where(doc < n_dev, doc, np.where(doc >= turn0, doc - len(weak), -1))
+    n_oof = n_dev + len(turns)
+    evidence = np.zeros(n_oof, dtype=bool)
+    has_match = np.array([bool(wn.matches) for wn in wins])
+    np.logical_or.at(evidence, oof_doc[oof_doc >= 0], has_match[oof_doc >= 0])
 
     # out-of-fold probabilities for the thresholds
-    oof = {k: np.zeros(n_dev) for k in HEADS}
-    strata = [min(LEVEL_INDEX[r["risk_level"]], 3) for r in dev]
-    folds = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=0).split(np.zeros(n_dev), strata)
+    oof = {k: np.zeros(n_oof) for k in HEADS}
+    strata = [min(LEVEL_INDEX[r["risk_level"]], 3) for r in dev] + [9] * len(turns)
+    folds = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=0).split(np.zeros(n_oof), strata)
     for tr_docs, te_docs in folds:
-        tr = weak_rows | np.isin(doc, tr_docs)
-        te = np.isin(doc, te_docs)
+        tr = (oof_doc == -1) | np.isin(oof_doc, tr_docs)
+        te = np.isin(oof_doc, te_docs)
         mean, scale = _scaler(X[tr])
         Xf, lf, _, wf = _with_rule_dropout(X[tr], level[tr], [cats[i] for i in np.where(tr)[0]], w[tr], ~weak_rows[tr])
         heads, _ = _fit_heads((Xf - mean) / scale, lf, None, wf)
         Zte = (X[te] - mean) / scale
         for k, m in heads.items():
-            np.maximum.at(oof[k], doc[te], m.predict_proba(Zte)[:, 1])
-    lv = np.array([LEVEL_INDEX[r["risk_level"]] for r in dev])
+            np.maximum.at(oof[k], oof_doc[te], m.predict_proba(Zte)[:, 1])
+    lv = np.concatenate([[LEVEL_INDEX[r["risk_level"]] for r in dev], np.full(len(turns), -1)]).astype(int)
+    labelled, turn = lv >= 0, lv < 0
     thresholds = {
-        "ge_low": _best_f1_threshold(oof["ge_low"], lv >= 1),
-        "ge_moderate": _best_f1_threshold(oof["ge_moderate"], lv >= 2),
-        "ge_high": _high_threshold(oof["ge_high"], lv >= 3, RECALL_TARGET),
+        "ge_low": _best_f1_threshold(oof["ge_low"][labelled], lv[labelled] >= 1),
+        "ge_moderate": _best_f1_threshold(oof["ge_moderate"][labelled], lv[labelled] >= 2),
     }
+    thresholds["ge_high"], thresholds["ge_high_no_rule"] = _high_thresholds(
+        oof["ge_high"], lv >= 3, labelled & (lv <= 1), turn, evidence, RECALL_TARGET)
     thresholds["imminent"] = _best_f1_threshold(oof["imminent"][lv >= 3], lv[lv >= 3] >= 4)
     cat_thresholds = {c: 0.5 for c in RISK_CATEGORIES}
 
@@ -1410,11 +1456,18 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
         "training_data": {"path": str(labelled_path), "sha256": sha256_file(labelled_path), "rows": len(rows),
                           "used_splits": ["train", "val"], "used_rows": n_dev},
         "weak_negatives": ({"source": "counsel_chat.csv (train split, ordinary topics)", "sha256": sha256_file(cc_path),
-                            "questions": len(weak), "windows": int(weak_rows.sum()), "weight": COUNSEL_CHAT_WEIGHT,
+                            "questions": len(weak), "weight": COUNSEL_CHAT_WEIGHT,
                             "risk_topics_excluded": sorted(COUNSEL_CHAT_RISK_TOPICS)}
                            if cc_path else {"source": None, "note": "counsel_chat.csv not found or not used"}),
+        "weak_negative_turns": ({"source": "client turns of AnnoMI and ESConv, train conversations, >= 4 words, "
+                                           "turns the rules alone rate high left out",
+                                 "turns": len(turns), "weight": TURN_WEIGHT,
+                                 "sha256": {name: sha256_file(path) for name, path in _turn_files().items()}}
+                                if turns else {"source": None, "note": "annomi/esconv not found or not used"}),
         "fit": {"estimator": "sklearn LogisticRegression(lbfgs, class_weight=balanced) per head", "C": TRAIN_C,
-                "threshold_selection": f"{CV_FOLDS}-fold out-of-fold predictions on train+val",
+                "threshold_selection": f"{CV_FOLDS}-fold out-of-fold predictions on train+val and the real turns; "
+                                       "high: the pair (with, without rule evidence) that keeps recall at the "
+                                       "target with the fewest false alarms",
                 "rule_dropout_weight": RULE_DROPOUT_WEIGHT,
                 "recall_target": RECALL_TARGET},
         "feature_names": feature_names(),
@@ -1425,17 +1478,19 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
         "category_thresholds": {k: round(v, 6) for k, v in cat_thresholds.items()},
     }
     # the decision rule on out-of-fold probabilities (what to expect on unseen text)
-    pos, ben = lv >= 3, lv <= 1
-    flagged = oof["ge_high"] >= thresholds["ge_high"]
+    pos, ben = lv >= 3, labelled & (lv <= 1)
+    flagged = np.where(evidence, oof["ge_high"] >= thresholds["ge_high"], oof["ge_high"] >= thresholds["ge_high_no_rule"])
     model["cross_validation"] = {
         "high_imminent_recall": round(float(flagged[pos].mean()), 4),
         "benign_high_rate": round(float(flagged[ben].mean()), 4),
-        "high_imminent_n": int(pos.sum()), "benign_n": int(ben.sum()),
+        "real_turn_high_rate": round(float(flagged[turn].mean()), 4) if turn.any() else None,
+        "high_imminent_n": int(pos.sum()), "benign_n": int(ben.sum()), "real_turns_n": int(turn.sum()),
         "benign_flagged_by_kind": dict(sorted(Counter(dev[i]["kind"] for i in np.where(ben & flagged)[0]).items())),
         "missed_by_kind": dict(sorted(Counter(dev[i]["kind"] for i in np.where(pos & ~flagged)[0]).items())),
     }
     write_json(out_path, model)
-    return {"out": str(out_path), "rows": n_dev, "weak_negatives": len(weak), "windows": len(wins),
+    return {"out": str(out_path), "rows": n_dev, "weak_negatives": len(weak), "weak_turns": len(turns),
+            "windows": len(wins),
             "thresholds": model["thresholds"], "category_thresholds": model["category_thresholds"],
             "cross_validation": model["cross_validation"], "seconds": round(time.time() - t0, 1)}
 
@@ -1495,7 +1550,8 @@ def evaluate_detector(labelled_path: str | Path = DEFAULT_DATA, out_dir: str | P
     report: dict[str, Any] = {
         "data": {"path": str(labelled_path), "sha256": sha256_file(labelled_path), "split": "test", "rows": len(rows)},
         "model": {"path": det.path, "training_sha256": det.model["training_data"]["sha256"],
-                  "thresholds": det.thresholds, "weak_negatives": det.model.get("weak_negatives", {}).get("source")},
+                  "thresholds": det.thresholds, "weak_negatives": det.model.get("weak_negatives", {}).get("source"),
+                  "weak_negative_turns": det.model.get("weak_negative_turns", {}).get("source")},
         "test": _level_metrics(rows, preds),
         "texts_per_second": round(len(rows) / max(seconds, 1e-9), 1),
     }
@@ -1546,6 +1602,7 @@ def evaluate_detector(labelled_path: str | Path = DEFAULT_DATA, out_dir: str | P
                                       sum(1 for r in old if r["kind"] == k)] for k in sorted({r["kind"] for r in old})}
             report["retired_test"][split] = m
     report["counsel_chat"] = _counsel_chat_eval(det, counsel_chat)
+    report["real_conversation"] = _conversation_eval(det)
     report["seconds"] = round(time.time() - t0, 1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -1587,6 +1644,36 @@ def _counsel_chat_eval(det: RiskDetector, explicit: str | Path | None) -> dict[s
             "risk_topic_questions": len(risk),
             "risk_topic_levels": dict(Counter(p.risk_level for _, p in risk)),
         }
+    return out
+
+
+def _conversation_eval(det: RiskDetector) -> dict[str, Any]:
+    """Client turns of real sessions (AnnoMI, ESConv; test conversations only) rated high or imminent.
+
+    A weak label: these are motivational-interviewing and emotional-support sessions, so nearly every turn is
+    benign, but not all. Every flagged turn is listed so a reader can judge it.
+    """
+    from empathy.data.shared_sets import conversational_turns
+
+    turns = [t for t in conversational_turns() if t["split"] == "test"]
+    if not turns:
+        return {"skipped": "annomi_full.csv and esconv_sample.json not found (looked in $EMPATHY_SHARED_DATA and "
+                           "../shared/data); the benign-rate check on real client turns was not run"}
+    preds = det.assess_many([t["text"] for t in turns])
+    out: dict[str, Any] = {"split": "test (by conversation)", "min_words": 4,
+                           "note": "weak label: turns of ordinary sessions; the train conversations were weak "
+                                   "negatives in training" if det.model.get("weak_negative_turns", {}).get("turns")
+                           else "weak label: turns of ordinary sessions; not used in training"}
+    for source in sorted({t["source"] for t in turns}):
+        sub = [(t, p) for t, p in zip(turns, preds) if t["source"] == source]
+        out[source] = {"turns": len(sub), "conversations": len({t["conversation"] for t, _ in sub}),
+                       "high_rate": _ratio([_is_high(p.risk_level) for _, p in sub]),
+                       "levels": dict(Counter(p.risk_level for _, p in sub)),
+                       "flagged": [{"id": t["id"], "topic": t["topic"], "level": p.risk_level,
+                                    "categories": p.categories, "text": t["text"][:300]}
+                                   for t, p in sub if _is_high(p.risk_level)]}
+    out["high_rate"] = _ratio([_is_high(p.risk_level) for p in preds])
+    out["turns"] = len(turns)
     return out
 
 
@@ -1643,6 +1730,13 @@ def _html(report: dict[str, Any]) -> str:
                f"test split: {cc['test']['benign_high_rate']} of {cc['test']['benign_questions']} ordinary-topic "
                f"questions rated high/imminent; val split: {cc['val']['benign_high_rate']} of "
                f"{cc['val']['benign_questions']}")
+    rc = report.get("real_conversation", {})
+    rc_line = (h.escape(rc["skipped"]) if "skipped" in rc else "; ".join(
+        f"{src}: {rc[src]['high_rate']} of {rc[src]['turns']} client turns ({rc[src]['conversations']} conversations)"
+        for src in ("annomi", "esconv") if src in rc))
+    rc_rows = "".join(f"<tr><td>{src}</td><td>{h.escape(f['topic'])}</td><td>{f['level']}</td>"
+                      f"<td>{', '.join(f['categories'])}</td><td>{h.escape(f['text'])}</td></tr>"
+                      for src in ("annomi", "esconv") if src in rc for f in rc[src]["flagged"])
     rows = "".join(f"<tr><td>{c}</td><td>{v['n']}</td><td>{v['level_recall']}</td><td>{v['category_precision']}</td>"
                    f"<td>{v['category_recall']}</td></tr>" for c, v in report["per_category"].items())
     krows = "".join(f"<tr><td>{k}</td><td>{v['n']}</td><td>{v['rated_high_or_imminent']}</td><td>{v['high_rate']}</td></tr>"
@@ -1659,13 +1753,16 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}</style></head><bo
 <ul><li>recall of high/imminent: <b>{t['high_imminent_recall']}</b> ({t['high_imminent_n']} items); precision {t['high_imminent_precision']}</li>
 <li>benign (none/low) rated high/imminent: <b>{t['benign_high_rate']}</b> ({t['benign_n']} items); hard negatives: {t['hard_negative_high_rate']}</li>
 <li>imminent recall (exact): {t['imminent_recall']}; exact level accuracy {t['exact_level_accuracy']}</li>
-<li>counsel-chat ordinary topics: {cc_line}</li></ul>
+<li>counsel-chat ordinary topics: {cc_line}</li>
+<li>real client turns rated high/imminent (weak label, test conversations): {rc_line}</li></ul>
 <img src="data:image/png;base64,{img}" style="max-width:100%">
 <h2>Per category (high/imminent items)</h2><table><tr><th>category</th><th>n</th><th>flagged high</th><th>category precision</th><th>category recall</th></tr>{rows}</table>
 <h2>Per kind</h2><table><tr><th>kind</th><th>n</th><th>rated high/imminent</th><th>rate</th></tr>{krows}</table>
 <h2>Baselines on the same rows</h2><table><tr><th></th><th>recall high</th><th>benign high rate</th><th>indirect recall</th><th>idiom high rate</th></tr>{base}
 <tr><td>this detector</td><td>{t['high_imminent_recall']}</td><td>{t['benign_high_rate']}</td><td>{report['per_kind'].get('indirect', {}).get('high_rate')}</td><td>{report['per_kind'].get('idiom', {}).get('high_rate')}</td></tr></table>
 <h2>Errors (high vs not-high)</h2><table><tr><th>kind</th><th>label</th><th>predicted</th><th>text</th></tr>{errs}</table>
+<h2>Real client turns rated high/imminent</h2><p>Judge each: some may be real disclosures.</p>
+<table><tr><th>source</th><th>topic</th><th>level</th><th>categories</th><th>text</th></tr>{rc_rows}</table>
 </body></html>"""
 
 
