@@ -44,6 +44,11 @@ class PairsConfig(StrictModel):
     min_answer_words: int = Field(8, ge=1)
     context_turns: int = Field(2, ge=0, description="preceding turns kept as chat context")
     segment_words: int = Field(120, ge=20, description="target words per segment of unlabelled text")
+    contextual_min_words: int = Field(25, ge=1, description="a conversation's unused reply this long gets a "
+                                                            "contextual question")
+    question_provider: ProviderConfig | None = Field(None, description="LLM that writes contextual questions; "
+                                                                       "default: deterministic templates")
+    question_batch: BatchConfig = Field(default_factory=lambda: BatchConfig())
 
 
 class ValidateConfig(StrictModel):
@@ -54,11 +59,45 @@ class ValidateConfig(StrictModel):
     batch_size: int = Field(32, ge=1)
 
 
+class ScreenConfig(StrictModel):
+    """De-identification and the risk screen of validated pairs, with the clinical review gate."""
+
+    deidentify: bool = Field(True, description="replace Safe Harbor identifiers with typed placeholders")
+    risk_screen: bool = Field(True, description="rate every pair; high and imminent wait for clinical review")
+    review: ReviewConfig = Field(default_factory=lambda: ReviewConfig())
+    batch_size: int = Field(64, ge=1)
+
+
+class MixConfig(StrictModel):
+    """Target shares of the exported pairs by source group; a short group's shortfall goes to the others."""
+
+    standard_therapy: float = Field(0.30, ge=0, le=1, description="sessions, Q&A sites, chat logs")
+    edge_cases: float = Field(0.25, ge=0, le=1, description="generated difficult-client dialogues")
+    psychologist_voice: float = Field(0.20, ge=0, le=1, description="interviews, podcasts, monologues, speeches")
+    knowledge_base: float = Field(0.15, ge=0, le=1, description="psychology concepts")
+    dual_persona: float = Field(0.10, ge=0, le=1, description="two-persona dialogues with a scenario")
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> "MixConfig":
+        total = sum(self.model_dump().values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"the mix's shares must add up to 1, they add up to {total:.4f}")
+        return self
+
+
 class SplitConfig(StrictModel):
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     test_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="> 0: the evaluate stage needs a test split")
     seed: int = 13
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    extracted_share: float = Field(0.5, ge=0.0, le=1.0, description="share of extracted pairs in the export, "
+                                                                     "met within one point by selection")
+    balance: bool = Field(True, description="select pairs to the mix and the extracted share (off: export all)")
+    mix: MixConfig = Field(default_factory=MixConfig)
+    mix_max_factor: float = Field(1.5, ge=1.0, description="when a group is short, another may grow to this multiple "
+                                                            "of its share; past that the export stops growing")
+    near_duplicate: float = Field(0.95, gt=0.0, le=1.0, description="MiniLM cosine of question+answer at or above "
+                                                                     "which a later pair is a near-duplicate")
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> "SplitConfig":
@@ -251,6 +290,7 @@ class PipelineConfig(StrictModel):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     pairs: PairsConfig = Field(default_factory=PairsConfig)
     validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
+    screen: ScreenConfig = Field(default_factory=ScreenConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)

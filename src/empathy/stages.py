@@ -75,7 +75,9 @@ def edge_cases(config: EdgeCasesConfig, out_dir: str, registry: RegistryConfig |
 def pairs(records_path: str, config: PairsConfig, pairs_path: str, rejected_path: str) -> dict[str, int]:
     from empathy.data.pairs import make_pairs
 
-    result = make_pairs(_rows(Record, records_path, "records file"), config)
+    # an LLM question batch keeps its progress beside the output, so a rerun resumes it
+    state_dir = Path(pairs_path).parent / "question_batch" if config.question_provider else None
+    result = make_pairs(_rows(Record, records_path, "records file"), config, state_dir=state_dir)
     write_models(pairs_path, result.pairs)
     write_models(rejected_path, result.rejected)
     return result.counts

@@ -24,7 +24,7 @@ def _turn(role: str, text: str) -> Turn:
     return Turn(speaker={"asker": "Client", "responder": "Therapist"}[role], role=role, text=text)
 
 
-def _record(id_: str, turns: list[tuple[str, str]], content_type: str = "dialogue") -> Record:
+def _record(id_: str, turns: list[tuple[str, str]], content_type: str = "interview") -> Record:
     return Record(id=id_, content_type=content_type, source=SRC, turns=[_turn(r, t) for r, t in turns])
 
 
@@ -62,8 +62,8 @@ def test_asker_question_paired_with_following_responder_turn() -> None:
     assert pair.question == "I keep waking at night. What can I do about it?"
     assert pair.answer == ANSWER
     assert pair.pair_type == "extracted"
-    assert pair.record_id == "r" and pair.id == "r#t0"
-    assert pair.content_type == "dialogue" and pair.source == SRC
+    assert pair.record_id == "r" and pair.id == "r#t1"
+    assert pair.content_type == "interview" and pair.source == SRC and pair.question_origin == "content"
     assert pair.context == []
     assert result.rejected == []
 
@@ -75,7 +75,7 @@ def test_asker_without_question_is_skipped() -> None:
     ])
     (pair,) = make_pairs([rec], PairsConfig()).pairs
     assert pair.question == "How do I get more rest?"
-    assert pair.id == "r#t2"
+    assert pair.id == "r#t3"
 
 
 def test_qa_content_type_needs_no_question_mark() -> None:
@@ -83,9 +83,9 @@ def test_qa_content_type_needs_no_question_mark() -> None:
     (pair,) = make_pairs([rec], PairsConfig()).pairs
     assert pair.question == "Tips for sleeping better please"
     assert pair.content_type == "qa"
-    # the same turns as a dialogue give nothing
-    dialogue = _record("d", [("asker", "Tips for sleeping better please"), ("responder", ANSWER)])
-    assert make_pairs([dialogue], PairsConfig()).pairs == []
+    # the same turns as an interview give nothing: an interviewer's turn needs a question
+    interview = _record("d", [("asker", "Tips for sleeping better please"), ("responder", ANSWER)])
+    assert make_pairs([interview], PairsConfig()).pairs == []
 
 
 def test_short_reply_is_skipped() -> None:
@@ -94,7 +94,7 @@ def test_short_reply_is_skipped() -> None:
         ("asker", "What else could help me?"), ("responder", ANSWER),
     ])
     pairs = make_pairs([rec], PairsConfig(min_answer_words=8)).pairs
-    assert [p.id for p in pairs] == ["r#t2"]
+    assert [p.id for p in pairs] == ["r#t3"]
     # a lower threshold keeps it
     assert len(make_pairs([rec], PairsConfig(min_answer_words=4)).pairs) == 2
 
@@ -113,7 +113,7 @@ def test_context_keeps_up_to_context_turns_preceding_turns() -> None:
     ]
     rec = _record("r", turns)
     pairs = make_pairs([rec], PairsConfig(context_turns=2)).pairs
-    assert [p.id for p in pairs] == ["r#t2", "r#t4"]
+    assert [p.id for p in pairs] == ["r#t3", "r#t5"]
     assert [t.text for t in pairs[0].context] == ["Hello there.", "Hello, welcome."]
     assert [t.text for t in pairs[1].context] == ["I feel low. Why do I feel this way?", ANSWER]
     assert [t.role for t in pairs[1].context] == ["asker", "responder"]
@@ -130,6 +130,21 @@ def test_topic_carried_to_pairs() -> None:
     rec = _record("r", [("asker", "What can I do about it?"), ("responder", ANSWER)]).model_copy(
         update={"topic": "sleep"})
     assert make_pairs([rec], PairsConfig()).pairs[0].topic == "sleep"
+
+
+def test_a_session_client_turn_is_the_prompt_without_a_question_mark() -> None:
+    rec = _record("s", [("asker", "I have been so tired lately, I cannot get up."), ("responder", ANSWER),
+                        ("asker", "Yeah."), ("responder", "Mm-hmm."),
+                        ("asker", "Mm-hmm, okay."), ("responder", ANSWER + " Go on.")], content_type="dialogue")
+    pairs = make_pairs([rec], PairsConfig()).pairs
+    assert [(p.id, p.pair_type) for p in pairs] == [("s#t1", "extracted")]   # backchannel is no prompt
+
+
+def test_qa_question_pairs_with_each_answer() -> None:
+    rec = _record("q", [("asker", "How can I sleep better?"), ("responder", ANSWER),
+                        ("responder", ANSWER + " Keep a routine.")], content_type="qa")
+    pairs = make_pairs([rec], PairsConfig()).pairs
+    assert [p.id for p in pairs] == ["q#t1", "q#t2"] and {p.question for p in pairs} == {"How can I sleep better?"}
 
 
 # --- segment_text ---------------------------------------------------------------------------
@@ -194,9 +209,10 @@ def test_record_without_usable_pair_is_rejected() -> None:
     for rej in result.rejected:
         assert rej.stage == "pairs" and rej.reason == "no_usable_pair" and rej.detail
         assert rej.source == SRC
-    assert "no segment long enough" in result.rejected[3].detail
+    assert "no passage long enough" in result.rejected[3].detail
     assert result.counts == {
         "records_in": 6, "pairs": 1, "extracted": 1, "contextual": 0, "records_without_pair": 5,
+        "questions_by_origin": {"content": 1},
     }
 
 
@@ -245,3 +261,26 @@ def test_contextual_questions_deterministic_and_on_theme() -> None:
     mixed = make_pairs([other, rec], config)
     assert [p.question for p in mixed.pairs if p.record_id == "mono-sleep"] == [p.question for p in first.pairs]
     assert mixed.counts["contextual"] == mixed.counts["pairs"] == len(mixed.pairs)
+
+
+@pytest.mark.slow
+def test_unused_replies_and_knowledge_base_entries_get_contextual_questions(tmp_path) -> None:
+    from empathy.config import ProviderConfig
+
+    explanation = ("Worry tends to grow when we try to push it away, so one thing that helps is setting aside a "
+                   "short worry time each day and writing the worries down, then coming back to them later.")
+    session = _record("s", [("asker", "Yeah."), ("responder", explanation)], content_type="dialogue")
+    kb_src = SRC.model_copy(update={"kind": "knowledge_base"})
+    kb = Record(id="kb:cbt", content_type="monologue", source=kb_src, topic="Cognitive restructuring",
+                text="Cognitive restructuring is a way of noticing and testing unhelpful thoughts. " * 4)
+    pairs = make_pairs([session, kb], PairsConfig(segment_words=40)).pairs
+    origin = {p.id: (p.pair_type, p.question_origin) for p in pairs}
+    assert origin["s#c1"] == ("contextual", "template")
+    kb_pairs = [p for p in pairs if p.record_id == "kb:cbt"]
+    assert kb_pairs and all(p.question_origin == "title" and "Cognitive restructuring" in p.question for p in kb_pairs)
+    # through the provider layer (the offline provider here: deterministic, no keys), resumable in state_dir
+    llm = make_pairs([session], PairsConfig(question_provider=ProviderConfig()), state_dir=tmp_path / "q")
+    assert [p.question_origin for p in llm.pairs] == ["llm"] and llm.pairs[0].question.endswith("?")
+    assert (tmp_path / "q" / "completions.jsonl").is_file()
+    with pytest.raises(ValueError, match="state_dir"):
+        make_pairs([session], PairsConfig(question_provider=ProviderConfig()))

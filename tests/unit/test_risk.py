@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from empathy.errors import UserError
@@ -298,3 +299,31 @@ def test_cli_classify(tmp_path, capsys):
     out = tmp_path / "out.jsonl"
     assert main(["safety", "classify", str(src), "--out", str(out)]) == 0
     assert [json.loads(line) for line in out.read_text().splitlines()] == rows
+
+
+def test_high_thresholds_keep_recall_and_cut_false_alarms():
+    rng = np.random.default_rng(0)
+    n = 400
+    positive = np.zeros(n, dtype=bool)
+    positive[:100] = True
+    evidence = rng.random(n) < 0.5
+    evidence[:80] = True                   # most crises have a rule match
+    p = np.where(positive, rng.uniform(0.3, 1.0, n), rng.uniform(0.0, 0.6, n))
+    p[200:300] = np.where(evidence[200:300], p[200:300], rng.uniform(0.4, 0.7, 100))  # look-alikes without rules
+    negative = ~positive & (np.arange(n) < 300)
+    turn = np.arange(n) >= 300
+    t_rule, t_no_rule = risk._high_thresholds(p, positive, negative, turn, evidence, 0.95)
+    flagged = np.where(evidence, p >= t_rule, p >= t_no_rule)
+    assert flagged[positive].mean() >= 0.95
+    assert t_no_rule >= t_rule
+    single = risk._high_threshold(p, positive, 0.95)
+    assert flagged[negative].mean() + flagged[turn].mean() <= (p[negative] >= single).mean() + (p[turn] >= single).mean()
+
+
+def test_text_without_rule_evidence_needs_the_higher_threshold():
+    th = {"ge_low": 0.5, "ge_moderate": 0.5, "ge_high": 0.3, "ge_high_no_rule": 0.6, "imminent": 0.9}
+    heads = {"ge_low": np.array([0.9, 0.9]), "ge_moderate": np.array([0.9, 0.9]), "ge_high": np.array([0.45, 0.45]),
+             "imminent": np.array([0.1, 0.1])}
+    match = risk.Match("suicidality", 2, "first", 0, 10, "no way out")
+    levels = risk._levels_from_heads(heads, th, [0, 0], [[match], []])
+    assert levels == [3, 2]

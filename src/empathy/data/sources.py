@@ -27,6 +27,10 @@ from typing import Callable, Iterator
 from pydantic import ValidationError
 
 from empathy.config import IngestConfig
+from empathy.data.formats import (
+    json_lines, load_annomi, load_chat_jsonl, load_counsel_chat, load_dual_persona, load_esconv, load_knowledge_base,
+    read_lines, reject,
+)
 from empathy.data.schema import Attribution, Record, Rejection, Turn
 from empathy.errors import UserError
 from empathy.io import read_yaml, require_file
@@ -63,7 +67,11 @@ def _paragraphs(text: str) -> list[str]:
 
 
 def load_transcript(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
-    text = require_file(spec.path, f"source {spec.id}").read_text(encoding="utf-8")
+    raw = require_file(spec.path, f"source {spec.id}").read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [], [_reject(spec, "invalid_utf8", f"byte {exc.start}: not valid UTF-8")]
     paragraphs = _paragraphs(text)
     if not spec.speakers:
         return [Record(id=spec.id, content_type=spec.content_type, source=spec.attribution, text="\n\n".join(paragraphs))], []
@@ -85,26 +93,10 @@ def load_transcript(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
     return [Record(id=spec.id, content_type=spec.content_type, source=spec.attribution, turns=turns)], []
 
 
-def _lines(spec: SourceSpec) -> Iterator[tuple[int, str, str]]:
-    """(line number, line, provisional item id) of each non-blank line of a JSONL source."""
-    path = require_file(spec.path, f"source {spec.id}")
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            yield lineno, line, f"{spec.id}:line{lineno}"
-
-
 def load_qa_jsonl(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
     records: list[Record] = []
     rejected: list[Rejection] = []
-    for lineno, line, item_id in _lines(spec):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            rejected.append(_reject(spec, "malformed_json", f"line {lineno}: {exc.msg}", item_id))
-            continue
-        if not isinstance(obj, dict):
-            rejected.append(_reject(spec, "malformed_record", f"line {lineno}: expected a JSON object", item_id))
-            continue
+    for lineno, obj, item_id in json_lines(spec, rejected):
         missing = [k for k in ("question", "answer") if not isinstance(obj.get(k), str) or not obj[k].strip()]
         if missing:
             rejected.append(_reject(spec, "missing_field", f"line {lineno}: missing {', '.join(missing)}", item_id))
@@ -137,7 +129,10 @@ def load_edge_cases(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
 
     records: list[Record] = []
     rejected: list[Rejection] = []
-    for lineno, line, item_id in _lines(spec):
+    for lineno, line, item_id in read_lines(spec):
+        if line is None:
+            rejected.append(_reject(spec, "invalid_utf8", f"line {lineno}: not valid UTF-8", item_id))
+            continue
         try:
             item = EdgeCaseRecord.model_validate_json(line)
         except ValidationError as exc:
@@ -176,11 +171,75 @@ LOADERS: dict[str, Callable[[SourceSpec], tuple[list[Record], list[Rejection]]]]
     "transcript": load_transcript,
     "qa_jsonl": load_qa_jsonl,
     "edge_cases": load_edge_cases,
+    "counsel_chat": load_counsel_chat,
+    "annomi": load_annomi,
+    "esconv": load_esconv,
+    "chat_jsonl": load_chat_jsonl,
+    "knowledge_base": load_knowledge_base,
+    "dual_persona": load_dual_persona,
+}
+_reject = reject
+
+# What a source named on the command line (KIND:PATH) is, when no manifest says: its data set, licence and
+# content type. The public sets' terms are those of ../shared/data/README.md.
+KIND_DEFAULTS: dict[str, dict[str, str | None]] = {
+    "counsel_chat": {"dataset": "counsel-chat", "content_type": "qa",
+                     "licence": "MIT (nbertagnolli/counsel-chat repository); scraped counselchat.com text, research use"},
+    "annomi": {"dataset": "AnnoMI", "content_type": "dialogue",
+               "licence": "research use (uccollab/AnnoMI, no licence file)"},
+    "esconv": {"dataset": "ESConv", "content_type": "dialogue", "licence": "CC BY-NC 4.0 (academic use)"},
+    "chat_jsonl": {"dataset": None, "content_type": "dialogue", "licence": "unspecified"},
+    "knowledge_base": {"dataset": None, "content_type": "monologue", "licence": "unspecified"},
+    "dual_persona": {"dataset": None, "content_type": "dialogue", "licence": "unspecified"},
+    "edge_cases": {"dataset": "empathy-edge-cases", "content_type": "dialogue", "licence": "see each record"},
+    "qa_jsonl": {"dataset": None, "content_type": "qa", "licence": "unspecified"},
+    "transcript": {"dataset": None, "content_type": None, "licence": "unspecified"},
 }
 
 
-def _reject(spec: SourceSpec, reason: str, detail: str, item_id: str | None = None) -> Rejection:
-    return Rejection(id=item_id or spec.id, stage=STAGE, reason=reason, detail=f"{spec.path.name}: {detail}", source=spec.attribution)
+def source_from_arg(arg: str) -> SourceSpec:
+    """`KIND:PATH` (the CLI's --source) as a SourceSpec with the kind's default attribution."""
+    kind, sep, path_text = arg.partition(":")
+    if not sep or not path_text:
+        raise UserError(f"--source {arg!r}: expected KIND:PATH, e.g. annomi:../shared/data/annomi_full.csv")
+    if kind not in LOADERS:
+        raise UserError(f"--source {arg!r}: unknown kind {kind!r} (known: {', '.join(sorted(LOADERS))})")
+    path = Path(path_text)
+    require_file(path, f"--source {kind}")
+    defaults = KIND_DEFAULTS[kind]
+    source_id = path.stem
+    attribution = Attribution(dataset=defaults["dataset"] or path.stem, source_id=source_id, kind=kind,
+                              licence=defaults["licence"], path=str(path))
+    content_type = defaults["content_type"]
+    speakers: dict[str, str] = {}
+    if kind == "transcript":
+        speakers, content_type = infer_transcript_speakers(path)
+    return SourceSpec(id=source_id, path=path, kind=kind, content_type=content_type, attribution=attribution,
+                      speakers=speakers)
+
+
+def infer_transcript_speakers(path: Path) -> tuple[dict[str, str], str]:
+    """Speaker roles and a content type for a transcript that no manifest describes.
+
+    Labelled ("Host: ...") when most paragraphs start with a label; the speakers who ask most of the questions
+    are askers, the others responders. Unlabelled text is a monologue (a speech is told apart by the content-type
+    detector when it runs).
+    """
+    paragraphs = _paragraphs(path.read_text(encoding="utf-8", errors="replace"))
+    labelled = [m for m in (LABEL_RE.match(p) for p in paragraphs) if m]
+    if not paragraphs or len(labelled) < 0.5 * len(paragraphs):
+        return {}, "monologue"
+    asked: dict[str, list[int]] = {}
+    for m in labelled:
+        asked.setdefault(m.group(1), []).append(int("?" in m.group(2)))
+    rate = {label: sum(v) / len(v) for label, v in asked.items()}
+    top = max(rate.values())
+    if len(rate) == 1 or top == 0:
+        return {}, "monologue"
+    speakers = {label: "asker" if r >= top / 2 and r > 0 else "responder" for label, r in rate.items()}
+    if "responder" not in speakers.values():
+        speakers[min(rate, key=rate.get)] = "responder"
+    return speakers, "interview" if len(speakers) == 2 else "podcast"
 
 
 def read_manifest(corpus_dir: str | Path, manifest: str) -> list[SourceSpec]:

@@ -65,8 +65,17 @@ def write_edge_case_dialogue(request: ChatRequest, seed: int) -> str:
     return "\n".join(f"{speaker}: {text}" for speaker, text in turns)
 
 
+def write_contextual_question(request: ChatRequest, seed: int) -> str:
+    """The data stage's deterministic template question for the passage (the last user message)."""
+    from empathy.data.pairs import template_questions
+
+    passage = next(m["content"] for m in reversed(request.messages) if m.get("role") == "user")
+    return template_questions([(f"{request.id}:{seed}", passage)])[0]
+
+
 WRITERS: dict[str, Callable[[ChatRequest, int], str]] = {
     "edge_case_dialogue": write_edge_case_dialogue,
+    "contextual_question": write_contextual_question,
 }
 
 
