@@ -22,6 +22,7 @@ from components.ingest.component import ingest
 from components.monitor.component import monitor
 from components.pairs.component import pairs
 from components.register.component import register
+from components.screen.component import screen
 from components.split.component import split
 from components.summary.component import summary
 from components.train.component import train
@@ -52,6 +53,7 @@ def build_pipeline(cfg: PipelineConfig):
         ingest_config: dict = cfg.ingest.params(),
         pairs_config: dict = cfg.pairs.params(),
         validate_config: dict = cfg.validate_.params(),
+        screen_config: dict = cfg.screen.params(),
         split_config: dict = cfg.split.params(),
         train_config: dict = cfg.train.params(),
         evaluate_config: dict = cfg.evaluate.params(),
@@ -71,11 +73,18 @@ def build_pipeline(cfg: PipelineConfig):
         kubernetes.mount_pvc(ingest_task, pvc_name=cfg.cluster.data_pvc, mount_path=cfg.cluster.data_mount)
         pairs_task = pairs(records=ingest_task.outputs["records"], config=pairs_config)
         validate_task = validate(pairs=pairs_task.outputs["pairs"], config=validate_config)
+        # Not cached: clinicians' review decisions change what passes between runs.
+        screen_task = screen(accepted=validate_task.outputs["accepted"], config=screen_config)
+        screen_task.set_caching_options(False)
+        kubernetes.use_secret_as_env(screen_task, secret_name=cfg.cluster.review_db_secret,
+                                     secret_key_to_env={"url": "EMPATHY_REVIEW_URL"}, optional=True)
         split_task = split(
             records=ingest_task.outputs["records"], pairs=pairs_task.outputs["pairs"],
-            accepted=validate_task.outputs["accepted"], ingest_rejected=ingest_task.outputs["rejected"],
+            accepted=validate_task.outputs["accepted"], screened=screen_task.outputs["passed"],
+            held=screen_task.outputs["held"], ingest_rejected=ingest_task.outputs["rejected"],
             pairs_rejected=pairs_task.outputs["rejected"], validate_rejected=validate_task.outputs["rejected"],
-            edge_cases_report=edge_cases_task.outputs["report"], config=split_config,
+            screen_rejected=screen_task.outputs["rejected"], edge_cases_report=edge_cases_task.outputs["report"],
+            config=split_config,
         )
         train_task = train(splits=split_task.outputs["splits"], config=train_config, registry_config=registry_config,
                            pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)

@@ -12,8 +12,10 @@ edited:
   model), now retired as split "test_r3" (reported, never trained on);
 - round 5, R5(...): a test split written before the LoRA-tuned encoder was built, evaluated once; its errors
   were published in DETECTOR.md, so it is now development data (3 in 4 train, the rest val);
-- round 6, R6(...): the current test split, written blind by another writer (who never ran or read the
-  detector), in the same block structure as round 5.
+- round 6, R6(...): a test split written blind by another writer (who never ran or read the detector), in the
+  same block structure as round 5; evaluated for two models, its errors read, so now development data;
+- round 7, rounds/*.txt: three more writers, each blind to the detector and to the test splits: the current
+  test split (r7_test.txt, the same blocks as round 6) and development data on the risk and the benign side.
 
 Run from the repository root:
 
@@ -59,7 +61,7 @@ def R5(kind: str, level: str, categories: list[str], text: str) -> None:  # noqa
 
 
 def R6(kind: str, level: str, categories: list[str], text: str) -> None:  # noqa: N802
-    """A block of the sixth round's test split: written blind, before the detector that it measures was built."""
+    """A block of the sixth round: a blind test split, evaluated twice, now development data."""
     B(kind, level, categories, text, "test6")
 
 
@@ -1959,7 +1961,7 @@ How can I feel more confident on dates?
 """)
 
 # ----------------------------------------------------------------------------------------------------------------
-# Sixth round. R6(...): the current test split (round 6, split "test"), written blind: without looking at any model
+# Sixth round. R6(...): a test split (round 6) written blind, now development data; written: without looking at any model
 # output, the detector's rules or its documentation. Same kinds, levels, categories and block sizes as round 5.
 # ----------------------------------------------------------------------------------------------------------------
 R6("direct", "high", [S], """
@@ -2260,12 +2262,14 @@ def build() -> list[dict]:
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + ", round-5 test split (evaluated once, then moved to development)"
             elif mode == "test7":
-                split = "test7"
+                # the round-7 test split (the current one), written blind: rounds/r7_test.txt
+                split = "test"
                 source = SOURCE + ", round-7 test split"
             elif mode == "test6":
-                # the round-6 test split (the current one), written blind: see the R6 blocks
-                split = "test"
-                source = SOURCE + ", round-6 test split"
+                # the round-6 test split: evaluated once for this model and once for the previous one, its errors
+                # read; now development (train or val)
+                split = "train" if int(stable_hash(text), 16) % 4 else "val"
+                source = SOURCE + ", round-6 test split (evaluated twice, then moved to development)"
             elif mode == "test":
                 # the round-3 test split: evaluated twice (once per model), retired; reported, never trained on
                 split = "test_r3"
@@ -2281,7 +2285,7 @@ def build() -> list[dict]:
             rows.append({"id": "rl-" + stable_hash(text)[:12], "text": text, "risk_level": level,
                          "categories": sorted(cats, key=CATEGORIES.index), "split": split, "source": source,
                          "kind": kind})
-    rows.sort(key=lambda r: (("train", "val", "test", "test_r3", "test7").index(r["split"]), r["id"]))
+    rows.sort(key=lambda r: (("train", "val", "test", "test_r3").index(r["split"]), r["id"]))
     return rows
 
 
@@ -2289,14 +2293,14 @@ def counts(rows: list[dict]) -> dict:
     out: dict = {"total": len(rows)}
     out["split"] = dict(Counter(r["split"] for r in rows))
     out["level_by_split"] = {s: dict(Counter(r["risk_level"] for r in rows if r["split"] == s))
-                             for s in ("train", "val", "test", "test_r3", "test7")}
+                             for s in ("train", "val", "test", "test_r3")}
     out["kind"] = dict(sorted(Counter(r["kind"] for r in rows).items()))
     out["kind_by_split"] = {k: {s: sum(1 for r in rows if r["kind"] == k and r["split"] == s)
-                                for s in ("train", "val", "test", "test_r3", "test7")}
+                                for s in ("train", "val", "test", "test_r3")}
                             for k in sorted({r["kind"] for r in rows})}
     out["category_high_imminent"] = {c: {s: sum(1 for r in rows if c in r["categories"] and r["split"] == s
                                               and r["risk_level"] in ("high", "imminent"))
-                                         for s in ("train", "val", "test", "test_r3", "test7")} for c in CATEGORIES}
+                                         for s in ("train", "val", "test", "test_r3")} for c in CATEGORIES}
     return out
 
 

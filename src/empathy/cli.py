@@ -89,11 +89,20 @@ def cmd_validate(args):
     _print(stages.validate(args.pairs, _config(args).validate_, str(out / "accepted.jsonl"), str(out / "rejected.jsonl")))
 
 
+def cmd_screen(args):
+    from empathy import stages
+
+    out = _out(args.out_dir)
+    _print(stages.screen(args.accepted, _config(args).screen, str(out / "passed.jsonl"), str(out / "held.jsonl"),
+                         str(out / "rejected.jsonl"), review_url=args.review_url, progress=True))
+
+
 def cmd_split(args):
     from empathy import stages
 
-    _print(stages.split(args.records, args.pairs, args.accepted, args.rejected, _config(args).split, str(_out(args.out_dir)),
-                        edge_cases_report=args.edge_cases_report))
+    _print(stages.split(args.records, args.pairs, args.accepted, args.screened, args.held, args.rejected,
+                        _config(args).split, str(_out(args.out_dir)), edge_cases_report=args.edge_cases_report,
+                        progress=True))
 
 
 def _registry(args, cfg):
@@ -193,6 +202,16 @@ def cmd_safety_classify(args):
     summary = summarise(results)
     levels = ", ".join(f"{k} {v}" for k, v in summary["levels"].items())
     print(f"classified {summary['lines']} lines, {summary['errors']} errors; levels: {levels}", file=sys.stderr)
+
+
+def cmd_data_process(args):
+    from empathy.data.process import process_sources
+
+    report = process_sources(args.source, _config(args), args.out, review_url=args.review_url,
+                             embedding_cache=args.embedding_cache, progress=True)
+    keys = ("items_in", "processed_share", "records", "pairs", "accepted", "held_for_review", "exported",
+            "extracted_share", "splits", "rejected", "seconds", "embedding_cache")
+    _print({k: report.get(k) for k in keys} | {"report": str(Path(args.out) / "report.html")})
 
 
 def cmd_safety_train_detector(args):
@@ -343,9 +362,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = stage("validate", cmd_validate, "semantic validation of Q/A pairs")
     p.add_argument("--pairs", required=True)
     p.add_argument("--out-dir", required=True)
-    p = stage("split", cmd_split, "train/val/test chat JSONL with the accounting report")
+    p = stage("screen", cmd_screen, "de-identify accepted pairs, rate their risk, hold high risk for clinical review")
+    p.add_argument("--accepted", required=True, help="accepted.jsonl of `empathy validate`")
+    p.add_argument("--review-url", help="review queue database URL (default: $EMPATHY_REVIEW_URL, else the config's)")
+    p.add_argument("--out-dir", required=True)
+    p = stage("split", cmd_split, "curate (dedup, mix, extracted share), split by conversation, export, report")
     for flag in ("--records", "--pairs", "--accepted"):
         p.add_argument(flag, required=True)
+    p.add_argument("--screened", required=True, help="passed.jsonl of `empathy screen`")
+    p.add_argument("--held", required=True, help="held.jsonl of `empathy screen`")
     p.add_argument("--rejected", nargs="+", required=True, help="rejected files of the earlier stages")
     p.add_argument("--edge-cases-report", help="report.json of `empathy safety generate`: its counts per category and "
                    "difficulty go into the data report")
@@ -413,6 +438,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model file (default: the packaged one)")
     p.add_argument("--out-dir", default="runs/safety/detector")
     p.set_defaults(func=cmd_safety_evaluate_detector)
+
+    data = sub.add_parser("data", help="training data processing").add_subparsers(dest="data_command", required=True)
+    p = data.add_parser("process", help="every data stage on sources named KIND:PATH: chat JSONL splits, rejected.jsonl, "
+                                        "report.json and report.html")
+    p.add_argument("--source", action="append", default=[], required=True, metavar="KIND:PATH",
+                   help="a source, e.g. annomi:../shared/data/annomi_full.csv (repeat); kinds: counsel_chat, annomi, "
+                        "esconv, chat_jsonl, transcript, knowledge_base, edge_cases, dual_persona, qa_jsonl")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--config", help="pipeline config YAML; its pairs, validate, screen and split sections "
+                                    "(default: configs/pipeline/demo.yaml)")
+    p.add_argument("--review-url", help="review queue database URL (default: $EMPATHY_REVIEW_URL, else the config's)")
+    p.add_argument("--embedding-cache", help="SQLite file of cached embeddings (default: OUT/cache/embeddings.sqlite)")
+    p.set_defaults(func=cmd_data_process)
 
     review = sub.add_parser("review", help="the clinical review queue of high-risk training items").add_subparsers(
         dest="review_command", required=True)

@@ -64,10 +64,15 @@ def localize(cfg: PipelineConfig, output_dir: Path) -> PipelineConfig:
         "train": cfg.train.model_copy(update={"checkpoint_dir": str(output_dir / "checkpoints")}),
         "deploy": cfg.deploy.model_copy(update={
             "manifest": str(manifest if manifest.is_absolute() else root / manifest)}),
-        "edge_cases": cfg.edge_cases.model_copy(update={"review": cfg.edge_cases.review.model_copy(update={
-            "url": cfg.edge_cases.review.url if not cfg.edge_cases.review.url.startswith("sqlite:")
-            else f"sqlite:///{output_dir / 'review.db'}"})}),
+        "edge_cases": cfg.edge_cases.model_copy(update={"review": _local_queue(cfg.edge_cases.review, output_dir)}),
+        "screen": cfg.screen.model_copy(update={"review": _local_queue(cfg.screen.review, output_dir)}),
     })
+
+
+def _local_queue(review, output_dir: Path):
+    """A SQLite review queue moves under output_dir (one queue for edge cases and data); a server URL stays."""
+    return review if not review.url.startswith("sqlite:") else review.model_copy(
+        update={"url": f"sqlite:///{output_dir / 'review.db'}"})
 
 
 def pipeline_arguments(cfg: PipelineConfig) -> dict[str, Any]:
@@ -76,6 +81,7 @@ def pipeline_arguments(cfg: PipelineConfig) -> dict[str, Any]:
         "ingest_config": cfg.ingest.params(),
         "pairs_config": cfg.pairs.params(),
         "validate_config": cfg.validate_.params(),
+        "screen_config": cfg.screen.params(),
         "split_config": cfg.split.params(),
         "train_config": cfg.train.params(),
         "evaluate_config": cfg.evaluate.params(),

@@ -4,7 +4,7 @@ Each takes its typed config and input/output paths, does the work through the
 domain modules, writes its outputs and returns a small JSON-able result.
 Nothing here knows about kfp, argparse or a cluster.
 
-    edge_cases -> ingest -> pairs -> validate -> split -> train -> evaluate -> register -> deploy -> monitor
+    edge_cases -> ingest -> pairs -> validate -> screen -> split -> train -> evaluate -> register -> deploy -> monitor
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from empathy.config import (
-    DeployConfig, EdgeCasesConfig, EvaluateConfig, IngestConfig, MonitorConfig, PairsConfig, RegistryConfig, SplitConfig,
-    TrainConfig, ValidateConfig,
+    DeployConfig, EdgeCasesConfig, EvaluateConfig, IngestConfig, MonitorConfig, PairsConfig, RegistryConfig,
+    ScreenConfig, SplitConfig, TrainConfig, ValidateConfig,
 )
 from empathy.data.schema import QAPair, Record, Rejection
 from empathy.errors import UserError
@@ -60,6 +60,16 @@ def ingest(corpus_dir: str, config: IngestConfig, records_path: str, rejected_pa
     return result.counts
 
 
+def ingest_sources(sources: list[str], records_path: str, rejected_path: str) -> dict[str, int]:
+    """Load sources named KIND:PATH (the data CLI's --source), each with its kind's default attribution."""
+    from empathy.data.sources import ingest_specs, source_from_arg
+
+    result = ingest_specs([source_from_arg(arg) for arg in sources])
+    write_models(records_path, result.records)
+    write_models(rejected_path, result.rejected)
+    return result.counts
+
+
 def edge_cases(config: EdgeCasesConfig, out_dir: str, registry: RegistryConfig | None = None,
                progress: bool = True, review_url: str | None = None) -> dict[str, Any]:
     """Generate, check, screen and review-gate edge-case dialogues; exports edge_cases.jsonl into out_dir.
@@ -92,9 +102,26 @@ def validate(pairs_path: str, config: ValidateConfig, accepted_path: str, reject
     return result.counts
 
 
-def split(records_path: str, pairs_path: str, accepted_path: str, rejected_paths: list[str], config: SplitConfig,
-          out_dir: str, edge_cases_report: str | None = None) -> dict[str, Any]:
-    """Writes train/val/test.jsonl, rejected.jsonl and report.json into out_dir.
+def screen(accepted_path: str, config: ScreenConfig, passed_path: str, held_path: str, rejected_path: str,
+           review_url: str | None = None, progress: bool = False) -> dict[str, Any]:
+    """De-identify and risk-screen accepted pairs; high risk waits in the review queue (held_path) unless approved.
+
+    The review queue: review_url, else $EMPATHY_REVIEW_URL (a Secret in the cluster), else the config's.
+    """
+    from empathy.data.screen import screen_pairs
+
+    result = screen_pairs(_rows(QAPair, accepted_path, "accepted pairs file", allow_empty=True), config,
+                          review_url=review_url, progress=progress)
+    write_models(passed_path, result.passed)
+    write_models(held_path, result.held)
+    write_models(rejected_path, result.rejected)
+    return result.counts
+
+
+def split(records_path: str, pairs_path: str, accepted_path: str, screened_path: str, held_path: str,
+          rejected_paths: list[str], config: SplitConfig, out_dir: str, edge_cases_report: str | None = None,
+          progress: bool = False) -> dict[str, Any]:
+    """Curates, splits and writes train/val/test.jsonl, rejected.jsonl, held_for_review.jsonl, report.json/html.
 
     edge_cases_report: generation's report.json; its per-category and per-difficulty counts go into the data report.
     """
@@ -106,8 +133,11 @@ def split(records_path: str, pairs_path: str, accepted_path: str, rejected_paths
         rejected += _rows(Rejection, path, "rejected file", allow_empty=True)
     result = split_and_export(
         _rows(Record, records_path, "records file"), _rows(QAPair, pairs_path, "pairs file"),
-        _rows(QAPair, accepted_path, "accepted pairs file", allow_empty=True), rejected, config, out_dir,
+        _rows(QAPair, accepted_path, "accepted pairs file", allow_empty=True),
+        _rows(QAPair, screened_path, "screened pairs file", allow_empty=True),
+        _rows(QAPair, held_path, "held pairs file", allow_empty=True), rejected, config, out_dir,
         edge_cases=data_report_section(read_json(edge_cases_report, "edge-case report")) if edge_cases_report else None,
+        progress=progress,
     )
     return result.report
 

@@ -223,6 +223,31 @@ def test_packaged_model_file_is_consistent():
     assert all(len(h["coef"]) == n for h in list(model["heads"].values()) + list(model["categories"].values()))
     assert len(model["training_data"]["sha256"]) == 64
     assert risk.MODEL_FILE.stat().st_size < 500_000
+    memory = risk.MEMORY_FILE
+    assert model["memory"]["file"] == memory.name and memory.stat().st_size < 3_000_000
+    assert model["memory"]["windows"] == model["memory"]["crisis_windows"] + model["memory"]["benign_windows"]
+
+
+def test_memory_must_match_its_model(tmp_path):
+    import shutil
+
+    shutil.copy(risk.MODEL_FILE, tmp_path / "risk_model.json")
+    with pytest.raises(UserError, match="memory .* file not found"):
+        RiskDetector.load(tmp_path / "risk_model.json")
+    np.savez_compressed(tmp_path / risk.MEMORY_FILE.name, embeddings=np.zeros((2, 384), np.float16),
+                        risky=np.array([True, False]), benign=np.array([False, True]))
+    with pytest.raises(UserError, match="does not match"):
+        RiskDetector.load(tmp_path / "risk_model.json")
+
+
+def test_neighbour_features_hide_a_windows_own_sentence():
+    bank = np.eye(4, 384, dtype=np.float32)
+    risky, benign = np.array([True, True, False, False]), np.array([False, False, True, True])
+    near_risky = bank[:1] * 0.9 + bank[1:2] * 0.1
+    feats = risk.knn_features(near_risky, bank, risky, benign)
+    assert feats[0, 1] == pytest.approx(0.9) and feats[0, 3] == pytest.approx(0.0) and feats[0, 5] > 0.8
+    hidden = risk.knn_features(bank[:1], bank, risky, benign, exclude=np.array([[True, False, False, False]]))
+    assert hidden[0, 1] == pytest.approx(0.0)     # its own row is not its neighbour
 
 
 def test_model_load_errors(tmp_path):

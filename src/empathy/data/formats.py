@@ -101,6 +101,7 @@ def csv_rows(spec: SourceSpec, required: tuple[str, ...], rejected: list[Rejecti
 
     path = require_file(spec.path, f"source {spec.id}")
     text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+    csv.field_size_limit(max(csv.field_size_limit(), 64 * MAX_ITEM_CHARS))  # an oversized field is too_long, below
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)

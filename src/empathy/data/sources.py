@@ -302,12 +302,22 @@ def read_manifest(corpus_dir: str | Path, manifest: str) -> list[SourceSpec]:
     return specs
 
 
-def ingest_corpus(corpus_dir: str | Path, config: IngestConfig, extra: list[SourceSpec] = ()) -> IngestResult:
-    """Load every source the manifest names, then the extra ones. Unloadable items are rejected, not dropped."""
+def ingest_specs(specs: list[SourceSpec]) -> IngestResult:
+    """Load each source. Unloadable items are rejected, not dropped; two sources may not share an id."""
+    seen: dict[str, Path] = {}
+    for spec in specs:
+        if spec.id in seen:
+            raise UserError(f"two sources share the id {spec.id!r} ({seen[spec.id]} and {spec.path}): rename one file")
+        seen[spec.id] = spec.path
     records: list[Record] = []
     rejected: list[Rejection] = []
-    for spec in [*read_manifest(corpus_dir, config.manifest), *extra]:
+    for spec in specs:
         got, bad = LOADERS[spec.kind](spec)
         records.extend(got)
         rejected.extend(bad)
-    return IngestResult(records=records, rejected=rejected, items_in=len(records) + len(rejected))
+    return IngestResult(records=records, rejected=rejected, items_in=sum(r.items for r in records) + len(rejected))
+
+
+def ingest_corpus(corpus_dir: str | Path, config: IngestConfig, extra: list[SourceSpec] = ()) -> IngestResult:
+    """Load every source the manifest names, then the extra ones."""
+    return ingest_specs([*read_manifest(corpus_dir, config.manifest), *extra])

@@ -76,7 +76,7 @@ DEFAULT_DATA = Path("data/safety/risk_labelled.jsonl")
 # retired after two evaluations: reported (clearly labelled as seen before), never trained on
 SPLITS = ("train", "val", "test", "test_r3")
 RETIRED_TEST_SPLITS = ("test_r3",)
-FORMAT_VERSION = 2            # 2: a second high threshold for windows without rule evidence
+FORMAT_VERSION = 3            # 2: a second high threshold without rule evidence; 3: neighbour features
 
 MAX_WINDOW_SENTENCES = 3
 MAX_WINDOW_WORDS = 60
@@ -1058,6 +1058,18 @@ def _select_windows(ws: list[_Window]) -> list[_Window]:
     return [ws[i] for i in sorted(set(keep))]
 
 
+def _load_memory(path: Path, sha256: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The labelled windows' embeddings (float16) and which are crisis and benign, checked against the model."""
+    from empathy.io import sha256_file
+
+    if not path.is_file():
+        raise UserError(f"risk model memory {path}: file not found (retrain with `empathy safety train-detector`)")
+    if sha256_file(path) != sha256:
+        raise UserError(f"risk model memory {path}: does not match its model file (retrain, or restore both files)")
+    with np.load(path) as z:
+        return z["embeddings"].astype(np.float32), z["risky"].astype(bool), z["benign"].astype(bool)
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
@@ -1085,6 +1097,8 @@ class RiskDetector:
         self.thresholds = model["thresholds"]
         self.cat_thresholds = model["category_thresholds"]
         self._protos: dict[str, np.ndarray] | None = None
+        self.memory = _load_memory(Path(path).with_name(model["memory"]["file"]) if path else MEMORY_FILE,
+                                   model["memory"]["sha256"])
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "RiskDetector":
@@ -1104,7 +1118,11 @@ class RiskDetector:
         return self._protos
 
     def _windows(self, texts: list[str], batch_size: int) -> tuple[list[RuleScan], list[_Window], np.ndarray]:
-        return _featurise(texts, batch_size, self._prototypes())
+        scans, wins, X = _featurise(texts, batch_size, self._prototypes())
+        if len(X):
+            bank, risky, benign = self.memory
+            X[:, -len(KNN_FEATURES):] = knn_features(X[:, :384], bank, risky, benign)
+        return scans, wins, X
 
     def _probs(self, X: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         Z = (X - self.mean) / self.scale
@@ -1156,8 +1174,42 @@ class RiskDetector:
         return out
 
 
+KNN_K = 3
+KNN_FEATURES = ["knn_risk_mean", "knn_risk_max", "knn_benign_mean", "knn_benign_max", "knn_margin_mean",
+                "knn_margin_max"]
+MEMORY_FILE = MODEL_FILE.with_name("risk_memory.npz")
+
+
 def feature_names() -> list[str]:
-    return [f"emb_{i}" for i in range(384)] + PROTO_FEATURES + RULE_FEATURES
+    return [f"emb_{i}" for i in range(384)] + PROTO_FEATURES + RULE_FEATURES + KNN_FEATURES
+
+
+def _rule_slice() -> slice:
+    start = 384 + len(PROTO_FEATURES)
+    return slice(start, start + len(RULE_FEATURES))
+
+
+def knn_features(E: np.ndarray, bank: np.ndarray, risky: np.ndarray, benign: np.ndarray,
+                 exclude: np.ndarray | None = None) -> np.ndarray:
+    """Similarity of each window to its KNN_K nearest labelled crisis windows and benign windows.
+
+    The labelled set's own look-alikes ("I gave my guitar to my nephew, he's started lessons") say more about
+    a new sentence than a linear boundary through the embedding space does: a window close to known benign
+    look-alikes and far from known crises is probably one of them. `exclude` (windows x bank) hides a training
+    window's own sentence from it.
+    """
+    out = np.zeros((len(E), len(KNN_FEATURES)), dtype=np.float32)
+    for start in range(0, len(E), 2048):
+        S = E[start:start + 2048].astype(np.float32) @ bank.T.astype(np.float32)
+        if exclude is not None:
+            S[exclude[start:start + 2048]] = -1.0
+        cols = []
+        for mask in (risky, benign):
+            top = np.sort(np.where(mask[None, :], S, -1.0), axis=1)[:, -KNN_K:]
+            cols += [top.mean(axis=1), top[:, -1]]
+        cols += [cols[0] - cols[2], cols[1] - cols[3]]
+        out[start:start + 2048] = np.stack(cols, axis=1)
+    return out
 
 
 def _prototype_vectors() -> dict[str, np.ndarray]:
@@ -1174,7 +1226,8 @@ def _featurise(texts: list[str], batch_size: int, protos: dict[str, np.ndarray],
     E = embed([_embed_text(scans[w.doc], w.start, w.end) for w in wins], batch_size)
     P = np.stack([(E @ protos[k].T).max(axis=1) for k in PROTOTYPES], axis=1)
     R = np.stack([w.rule_feats for w in wins])
-    return scans, wins, np.hstack([E, P, R]).astype(np.float32)
+    K = np.zeros((len(wins), len(KNN_FEATURES)), dtype=np.float32)   # filled against a memory by the caller
+    return scans, wins, np.hstack([E, P, R, K]).astype(np.float32)
 
 
 def _embed_text(scan: RuleScan, start: int, end: int) -> str:
@@ -1350,10 +1403,9 @@ def _with_rule_dropout(X: np.ndarray, level: np.ndarray, cats: list[set[str]], w
     would learn to trust them alone. The copies say "no rule fired, and this is still a crisis (or still benign)",
     which makes the embedding carry weight of its own for text the rules miss.
     """
-    n_rule = len(RULE_FEATURES)
     idx = np.where(labelled)[0]
     Xa = X[idx].copy()
-    Xa[:, -n_rule:] = 0.0
+    Xa[:, _rule_slice()] = 0.0
     return (np.vstack([X, Xa]), np.concatenate([level, level[idx]]), cats + [cats[i] for i in idx],
             np.concatenate([w, np.full(len(idx), RULE_DROPOUT_WEIGHT)]))
 
@@ -1408,6 +1460,19 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     cats = [doc_cats[d] for d in doc]
     w = np.where(doc < n_dev, 1.0, np.where(doc < n_dev + len(weak), COUNSEL_CHAT_WEIGHT, TURN_WEIGHT))
     weak_rows = doc >= n_dev
+    # the memory of labelled windows behind the neighbour features: stored as float16, so train on what is stored
+    E16 = X[:, :384].astype(np.float16).astype(np.float32)
+    risky_w, benign_w = ~weak_rows & (level >= 3), ~weak_rows & (level <= 1)
+
+    def with_knn(rows: np.ndarray, bank_rows: np.ndarray) -> np.ndarray:
+        """X[rows] with its neighbour features against the labelled windows in bank_rows (own sentence hidden)."""
+        Xr = X[rows].copy()
+        bank_idx = np.where(bank_rows & (risky_w | benign_w))[0]
+        exclude = doc[rows][:, None] == doc[bank_idx][None, :]
+        Xr[:, -len(KNN_FEATURES):] = knn_features(E16[rows], E16[bank_idx], risky_w[bank_idx], benign_w[bank_idx],
+                                                  exclude)
+        return Xr
+
     # out-of-fold documents: the labelled rows and the real client turns (so the thresholds can count false
     # alarms on real conversation); counsel-chat questions stay in every training fold
     turn0 = n_dev + len(weak)
@@ -1424,10 +1489,11 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     for tr_docs, te_docs in folds:
         tr = (oof_doc == -1) | np.isin(oof_doc, tr_docs)
         te = np.isin(oof_doc, te_docs)
-        mean, scale = _scaler(X[tr])
-        Xf, lf, _, wf = _with_rule_dropout(X[tr], level[tr], [cats[i] for i in np.where(tr)[0]], w[tr], ~weak_rows[tr])
+        Xtr, Xte = with_knn(tr, tr), with_knn(te, tr)
+        mean, scale = _scaler(Xtr)
+        Xf, lf, _, wf = _with_rule_dropout(Xtr, level[tr], [cats[i] for i in np.where(tr)[0]], w[tr], ~weak_rows[tr])
         heads, _ = _fit_heads((Xf - mean) / scale, lf, None, wf)
-        Zte = (X[te] - mean) / scale
+        Zte = (Xte - mean) / scale
         for k, m in heads.items():
             np.maximum.at(oof[k], oof_doc[te], m.predict_proba(Zte)[:, 1])
     lv = np.concatenate([[LEVEL_INDEX[r["risk_level"]] for r in dev], np.full(len(turns), -1)]).astype(int)
@@ -1442,6 +1508,15 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     cat_thresholds = {c: 0.5 for c in RISK_CATEGORIES}
 
     # the final fit on everything
+    everything = np.ones(len(X), dtype=bool)
+    X = with_knn(everything, everything)
+    memory = np.where(risky_w | benign_w)[0]
+    from empathy.io import sha256_file as _sha
+
+    memory_path = Path(out_path).with_name(MEMORY_FILE.name)
+    # a fixed zip timestamp would be better still; np.savez_compressed writes none that change between runs
+    np.savez_compressed(memory_path, embeddings=E16[memory].astype(np.float16), risky=risky_w[memory],
+                        benign=benign_w[memory])
     mean, scale = _scaler(X)
     Xf, lf, cf, wf = _with_rule_dropout(X, level, cats, w, ~weak_rows)
     heads, cat_models = _fit_heads((Xf - mean) / scale, lf, cf, wf)
@@ -1471,6 +1546,9 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
                 "rule_dropout_weight": RULE_DROPOUT_WEIGHT,
                 "recall_target": RECALL_TARGET},
         "feature_names": feature_names(),
+        "memory": {"file": memory_path.name, "sha256": _sha(memory_path), "windows": int(len(memory)),
+                   "crisis_windows": int(risky_w[memory].sum()), "benign_windows": int(benign_w[memory].sum()),
+                   "k": KNN_K},
         "scaler": {"mean": [round(float(x), 7) for x in mean], "scale": [round(float(x), 7) for x in scale]},
         "heads": {k: pack(m) for k, m in heads.items()},
         "categories": {c: pack(m) for c, m in cat_models.items()},
