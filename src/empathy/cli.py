@@ -15,6 +15,9 @@
     empathy safety classify FILE.jsonl [--out OUT.jsonl]
     empathy safety train-detector [--data data/safety/risk_labelled.jsonl] [--out src/empathy/safety/risk_model.json]
     empathy safety evaluate-detector [--data data/safety/risk_labelled.jsonl] [--out-dir runs/safety/detector]
+    empathy data detect-type FILE [--model M]        (a transcript .txt/.srt/.vtt, or a JSONL of records)
+    empathy data train-content-type [--data data/content_type/labelled.jsonl] [--out MODEL.json]
+    empathy data evaluate-content-type [--data ...] [--model M] [--out-dir runs/data/content_type]
     empathy review list [--status pending] | show ID | approve ID --reviewer NAME | reject ID --reviewer NAME --note WHY
     empathy review audit [--verify]
     empathy pipeline run --local | compile | submit --host URL
@@ -229,6 +232,33 @@ def cmd_safety_evaluate_detector(args):
             "per_kind": {k: v["high_rate"] for k, v in report["per_kind"].items()},
             "counsel_chat": cc.get("skipped") or {s: {k: cc[s][k] for k in ("benign_questions", "benign_high_rate")}
                                                   for s in ("test", "val")},
+            "paths": report["paths"]})
+
+
+def cmd_data_detect_type(args):
+    from empathy.data.content_type import detect_file
+
+    _print(detect_file(args.file, args.model))
+
+
+def cmd_data_train_content_type(args):
+    from empathy.data.content_type_eval import train_content_type
+
+    _print(train_content_type(args.data, args.out))
+
+
+def cmd_data_evaluate_content_type(args):
+    from empathy.data.content_type_eval import evaluate_content_type
+
+    report = evaluate_content_type(args.data, args.out_dir, args.model)
+    skipped = report["data"]["references_skipped"]
+    _print({"test": report["test"],
+            "per_type": {t: {k: v[k] for k in ("support", "precision", "recall", "f1")}
+                         for t, v in report["per_type"].items()},
+            "baseline_rules_accuracy": report["baseline_rules"]["accuracy"],
+            "references_skipped": f"{len(skipped)}: {skipped[0]['reason']}" if skipped else 0,
+            "real_sets": report["real_sets"].get("skipped") or {k: {"n": v["n"], "accuracy": v["accuracy"]}
+                                                                for k, v in report["real_sets"].items()},
             "paths": report["paths"]})
 
 
@@ -451,6 +481,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--review-url", help="review queue database URL (default: $EMPATHY_REVIEW_URL, else the config's)")
     p.add_argument("--embedding-cache", help="SQLite file of cached embeddings (default: OUT/cache/embeddings.sqlite)")
     p.set_defaults(func=cmd_data_process)
+    p = data.add_parser("detect-type", help="detect the content type (dialogue, interview, podcast, monologue, "
+                        "speech, qa) of a transcript or of each record of a JSONL file; prints JSON")
+    p.add_argument("file", help="a transcript (.txt, .srt, .vtt) or a JSONL of records or {id, turns|text} objects")
+    p.add_argument("--model", help="model file (default: the packaged one)")
+    p.set_defaults(func=cmd_data_detect_type)
+    p = data.add_parser("train-content-type", help="fit the content-type detector and write its model file")
+    p.add_argument("--data", default="data/content_type/labelled.jsonl", help="the labelled content-type set")
+    p.add_argument("--out", default="src/empathy/data/content_type_model.json", help="model file to write")
+    p.set_defaults(func=cmd_data_train_content_type)
+    p = data.add_parser("evaluate-content-type", help="content-type accuracy on the test split: report.json + "
+                        "report.html")
+    p.add_argument("--data", default="data/content_type/labelled.jsonl", help="the labelled content-type set")
+    p.add_argument("--model", help="model file (default: the packaged one)")
+    p.add_argument("--out-dir", default="runs/data/content_type")
+    p.set_defaults(func=cmd_data_evaluate_content_type)
 
     review = sub.add_parser("review", help="the clinical review queue of high-risk training items").add_subparsers(
         dest="review_command", required=True)
