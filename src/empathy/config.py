@@ -97,7 +97,7 @@ class SplitConfig(StrictModel):
     mix_max_factor: float = Field(1.5, ge=1.0, description="when a group is short, another may grow to this multiple "
                                                             "of its share; past that the export stops growing")
     near_duplicate: float = Field(0.95, gt=0.0, le=1.0, description="MiniLM cosine of question+answer at or above "
-                                                                     "which a later pair is a near-duplicate")
+                                                                     "which a later pair is a near-duplicate (1: off)")
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> "SplitConfig":

@@ -42,8 +42,9 @@ def build_summary(data_report: str, model_dir: str, evaluation: str, registratio
             "drift_share": drift_summary["drift_share"],
             "drift_alert": drift_summary["alert"],
         },
-        "data": {k: data[k] for k in ("items_in", "records", "pairs", "accepted", "rejected", "splits",
-                                      "pairs_by_type", "rejected_by_reason", "train_sha256")},
+        "data": {k: data[k] for k in ("items_in", "records", "pairs", "accepted", "held_for_review", "exported",
+                                      "extracted_share", "rejected", "splits", "pairs_by_type", "rejected_by_reason",
+                                      "train_sha256")},
         "edge_cases": _edge_cases(edge_cases_report),
         "sample": {"prompt": dep["prompt"], "reply": dep["reply"], "endpoint": dep["endpoint"],
                    "latency_ms_p50": dep["latency_ms_p50"]},
@@ -64,7 +65,8 @@ def to_markdown(s: dict[str, Any]) -> str:
         f"- registered model: **{m['name']}** version **{m['version']}** (alias `{m['alias']}`), run `{m['run_id']}`",
         f"- MLflow: `{s['tracking_uri']}`",
         f"- data: {s['data']['items_in']} items in, {s['data']['pairs']} pairs, {s['data']['accepted']} accepted, "
-        f"splits {s['data']['splits']}, rejected {s['data']['rejected']}",
+        f"{s['data']['held_for_review']} held for clinical review, {s['data']['exported']} exported "
+        f"({(s['data']['extracted_share'] or 0):.0%} extracted), splits {s['data']['splits']}, rejected {s['data']['rejected']}",
         f"- test loss {test['test_loss']:.3f}, perplexity {test['test_perplexity']:.1f}, "
         f"token accuracy {test['test_token_accuracy']:.3f}",
         f"- drift share {s['metrics']['drift_share']:.2f} (alert: {s['metrics']['drift_alert']})",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from empathy.data.formats import MAX_ITEM_CHARS
-from empathy.data.sources import LOADERS, ingest_specs, infer_transcript_speakers, source_from_arg
+from empathy.data.sources import LOADERS, ingest_specs, source_from_arg
 from empathy.errors import UserError
 
 ANNOMI_HEADER = ("mi_quality,transcript_id,video_title,video_url,topic,utterance_id,interlocutor,timestamp,"
@@ -137,12 +137,23 @@ def test_source_arguments_and_duplicate_ids(tmp_path) -> None:
         ingest_specs([spec, spec])
 
 
-def test_transcript_speaker_roles_are_inferred(tmp_path) -> None:
+def test_a_transcript_named_on_the_command_line_gets_roles_and_a_detected_type(tmp_path) -> None:
     podcast = tmp_path / "pod.txt"
-    podcast.write_text("Host: Welcome back. What got you into therapy?\n\nGuest: A hard year, honestly.\n\n"
-                       "Host: How did it change you?\n\nGuest: I learned to slow down.\n", encoding="utf-8")
-    speakers, content_type = infer_transcript_speakers(podcast)
-    assert speakers == {"Host": "asker", "Guest": "responder"} and content_type == "interview"
-    talk = tmp_path / "talk.txt"
-    talk.write_text("Thank you all for coming tonight.\n\nI want to talk about rest.\n", encoding="utf-8")
-    assert infer_transcript_speakers(talk) == ({}, "monologue")
+    podcast.write_text("Host: Welcome back to the show, everyone. What got you into therapy?\n\n"
+                       "Guest: A hard year, honestly. I stopped sleeping and my work fell apart.\n\n"
+                       "Host: How did it change you, and what would you tell our listeners?\n\n"
+                       "Guest: I learned to slow down and to ask for help before things get that bad.\n",
+                       encoding="utf-8")
+    (rec,), rejected = _load("transcript", podcast)
+    assert not rejected and {t.speaker: t.role for t in rec.turns} == {"Host": "asker", "Guest": "responder"}
+    assert rec.content_type in ("podcast", "interview") and "content_type_detected" in rec.meta
+    talk = tmp_path / "talk.vtt"
+    talk.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:04.000\nThank you all for coming tonight.\n\n"
+                    "00:00:04.000 --> 00:00:09.000\nI want to talk to you about rest, and why we fear it.\n",
+                    encoding="utf-8")
+    (rec,), _ = _load("transcript", talk)
+    assert rec.text and not rec.turns and rec.content_type in ("speech", "monologue")
+    broken = tmp_path / "broken.srt"
+    broken.write_text("1\n00:00:01,000 --> nonsense\nHello\n", encoding="utf-8")
+    records, (bad,) = _load("transcript", broken)
+    assert not records and bad.reason == "malformed_subtitles" and "broken.srt" in bad.detail

@@ -23,6 +23,14 @@ from empathy.io import read_json, read_jsonl
 
 SRC = Attribution(dataset="synthetic", source_id="s", kind="transcript", licence="CC0-1.0")
 SYSTEM = "You are kind."
+# the mechanics of splitting and accounting, without the curation (tested in test_curate.py)
+PLAIN = {"balance": False, "near_duplicate": 1.0}
+
+
+def _account(records, pairs, accepted, rejected, splits, held=(), screened=None):
+    ingest = [r for r in rejected if r.stage == "ingest"]
+    return account(records, ingest, pairs, accepted, accepted if screened is None else screened, list(held), rejected,
+                   splits)
 
 
 def _pair(record_id: str, n: int, pair_type: str = "extracted", context: list[Turn] | None = None,
@@ -195,7 +203,7 @@ def _pipeline_state(n_records: int = 30):
 def test_report_closes() -> None:
     records, pairs, accepted, rejected = _pipeline_state()
     splits = assign_splits(accepted, SplitConfig())
-    report = account(records, 2, pairs, accepted, rejected, splits)
+    report = _account(records, pairs, accepted, rejected, splits)
     assert report["accounted"] is True
     assert report["items_in"] == len(records) + 2
     assert report["records"] == len(records)
@@ -223,7 +231,7 @@ def test_account_raises_when_a_pair_is_neither_accepted_nor_rejected() -> None:
     lost = accepted.pop(0)
     splits = assign_splits(accepted, SplitConfig())
     with pytest.raises(RuntimeError, match="accounting failed") as info:
-        account(records, 2, pairs, accepted, rejected, splits)
+        _account(records, pairs, accepted, rejected, splits)
     assert lost.id in str(info.value)
 
 
@@ -232,7 +240,7 @@ def test_account_raises_when_a_record_has_no_pair_and_no_rejection() -> None:
     rejected = [r for r in rejected if r.stage != "pairs"]
     splits = assign_splits(accepted, SplitConfig())
     with pytest.raises(RuntimeError, match=records[-1].id):
-        account(records, 2, pairs, accepted, rejected, splits)
+        _account(records, pairs, accepted, rejected, splits)
 
 
 def test_account_raises_when_an_accepted_pair_is_in_no_split_or_two() -> None:
@@ -240,10 +248,10 @@ def test_account_raises_when_an_accepted_pair_is_in_no_split_or_two() -> None:
     splits = assign_splits(accepted, SplitConfig())
     dropped = {**splits, "train": splits["train"][1:]}
     with pytest.raises(RuntimeError, match=splits["train"][0].id):
-        account(records, 2, pairs, accepted, rejected, dropped)
+        _account(records, pairs, accepted, rejected, dropped)
     doubled = {**splits, "test": splits["test"] + splits["train"][:1]}
     with pytest.raises(RuntimeError, match=splits["train"][0].id):
-        account(records, 2, pairs, accepted, rejected, doubled)
+        _account(records, pairs, accepted, rejected, doubled)
 
 
 def test_account_raises_when_a_pair_is_both_accepted_and_rejected() -> None:
@@ -252,7 +260,7 @@ def test_account_raises_when_a_pair_is_both_accepted_and_rejected() -> None:
     rejected = rejected + [Rejection(id=also_rejected.id, stage="validate", reason="low_similarity", source=SRC)]
     splits = assign_splits(accepted, SplitConfig())
     with pytest.raises(RuntimeError):
-        account(records, 2, pairs, accepted, rejected, splits)
+        _account(records, pairs, accepted, rejected, splits)
 
 
 # --- split_and_export -----------------------------------------------------------------------
@@ -260,8 +268,8 @@ def test_account_raises_when_a_pair_is_both_accepted_and_rejected() -> None:
 
 def test_split_and_export_writes_files(tmp_path: Path) -> None:
     records, pairs, accepted, rejected = _pipeline_state(60)
-    config = SplitConfig(system_prompt=SYSTEM, seed=7)
-    result = split_and_export(records, pairs, accepted, rejected, config, tmp_path / "out")
+    config = SplitConfig(system_prompt=SYSTEM, seed=7, **PLAIN)
+    result = split_and_export(records, pairs, accepted, accepted, [], rejected, config, tmp_path / "out")
     out = tmp_path / "out"
     for name in SPLITS:
         rows = read_jsonl(out / f"{name}.jsonl", allow_empty=True)
@@ -282,14 +290,42 @@ def test_split_and_export_writes_files(tmp_path: Path) -> None:
 def test_split_and_export_without_out_dir_writes_nothing(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     records, pairs, accepted, rejected = _pipeline_state(10)
-    result = split_and_export(records, pairs, accepted, rejected, SplitConfig())
+    result = split_and_export(records, pairs, accepted, accepted, [], rejected, SplitConfig(**PLAIN))
     assert sum(len(v) for v in result.splits.values()) == len(accepted)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_split_and_export_same_seed_same_files(tmp_path: Path) -> None:
     records, pairs, accepted, rejected = _pipeline_state(60)
-    split_and_export(records, pairs, accepted, rejected, SplitConfig(seed=5), tmp_path / "a")
-    split_and_export(records, pairs, accepted, rejected, SplitConfig(seed=5), tmp_path / "b")
+    split_and_export(records, pairs, accepted, accepted, [], rejected, SplitConfig(seed=5, **PLAIN), tmp_path / "a")
+    split_and_export(records, pairs, accepted, accepted, [], rejected, SplitConfig(seed=5, **PLAIN), tmp_path / "b")
     for name in (*SPLITS, "rejected"):
         assert (tmp_path / "a" / f"{name}.jsonl").read_bytes() == (tmp_path / "b" / f"{name}.jsonl").read_bytes()
+
+
+def test_held_and_screen_rejected_pairs_are_accounted_for_and_not_exported(tmp_path: Path) -> None:
+    records, pairs, accepted, rejected = _pipeline_state(40)
+    held, refused, passed = accepted[:3], accepted[3:5], accepted[5:]
+    rejected = rejected + [Rejection(id=p.id, stage="screen", reason="review_rejected", source=SRC) for p in refused]
+    result = split_and_export(records, pairs, accepted, passed, held, rejected, SplitConfig(system_prompt=SYSTEM, **PLAIN),
+                              tmp_path / "out")
+    exported = {row["id"] for rows in result.splits.values() for row in rows}
+    assert exported == {p.id for p in passed}
+    assert result.report["held_for_review"] == 3 and result.report["rejected_by_reason"]["screen:review_rejected"] == 2
+    assert [r["id"] for r in read_jsonl(tmp_path / "out" / "held_for_review.jsonl")] == [p.id for p in held]
+    assert (tmp_path / "out" / "report.html").read_text().count("<table>") >= 5
+    # a held pair that is also exported is counted twice: the accounting refuses it
+    with pytest.raises(RuntimeError, match="accounting failed"):
+        _account(records, pairs, accepted, rejected, assign_splits(passed + held[:1], SplitConfig()), held, passed)
+
+
+def test_export_rows_carry_the_metadata() -> None:
+    pair = _pair("r", 0).model_copy(update={"score": 0.8, "risk": {"level": "none", "categories": [], "review": "not_required"},
+                                             "deid": {"NAME": 1}, "meta": {"category": "grief", "difficulty": "high"},
+                                             "question_origin": "content"})
+    row = to_chat(pair, SYSTEM)
+    assert {k: row[k] for k in ("pair_type", "question_origin", "content_type", "source_group", "score", "category",
+                                "difficulty")} == {"pair_type": "extracted", "question_origin": "content",
+                                                   "content_type": "dialogue", "source_group": "standard_therapy",
+                                                   "score": 0.8, "category": "grief", "difficulty": "high"}
+    assert row["risk"]["level"] == "none" and row["deidentified"] == {"NAME": 1} and row["source"]["licence"]

@@ -68,7 +68,7 @@ def dedup(pairs: list[QAPair], threshold: float, progress: bool = False) -> tupl
         else:
             seen[key] = p.id
             kept.append(p)
-    if len(kept) < 2:
+    if len(kept) < 2 or threshold >= 1.0:     # 1.0: near-duplicate detection off (exact duplicates still go)
         return kept, rejected
     vectors = encode([f"{p.question}\n{p.answer}" for p in kept], progress=progress)
     duplicate_of = _near_duplicates(vectors, threshold)

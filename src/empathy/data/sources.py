@@ -46,7 +46,7 @@ class SourceSpec:
     id: str
     path: Path
     kind: str
-    content_type: str
+    content_type: str | None      # None: detected from the text (a transcript named on the command line)
     attribution: Attribution
     speakers: dict[str, str] = field(default_factory=dict)
 
@@ -66,31 +66,86 @@ def _paragraphs(text: str) -> list[str]:
     return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
+SUBTITLE_SUFFIXES = (".srt", ".vtt")
+
+
+def _labelled_paragraphs(paragraphs: list[str]) -> list[tuple[str | None, str]]:
+    """(label, text) per paragraph; an unlabelled paragraph continues the previous turn."""
+    out: list[tuple[str | None, str]] = []
+    for para in paragraphs:
+        match = LABEL_RE.match(para)
+        if match:
+            out.append((match.group(1), match.group(2).strip()))
+        elif out:
+            out[-1] = (out[-1][0], out[-1][1] + " " + para)
+        else:
+            out.append((None, para))
+    return out
+
+
+def infer_roles(turns: list[tuple[str | None, str]]) -> dict[str, str]:
+    """Asker or responder per speaker of a transcript no manifest describes: the speakers who ask most of the
+    questions ask; the others answer. Empty when the text is not a conversation of named speakers."""
+    asked: dict[str, list[int]] = {}
+    for label, text in turns:
+        if label:
+            asked.setdefault(label, []).append(int("?" in text))
+    if len(asked) < 2 or sum(len(v) for v in asked.values()) < 0.5 * len(turns):
+        return {}
+    rate = {label: sum(v) / len(v) for label, v in asked.items()}
+    top = max(rate.values())
+    if top == 0:
+        return {}
+    roles = {label: "asker" if r >= top / 2 else "responder" for label, r in rate.items()}
+    if "responder" not in roles.values():
+        roles[min(rate, key=rate.get)] = "responder"
+    return roles
+
+
 def load_transcript(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
+    """Plain text or subtitles. A manifest names the speakers and the content type; for a file named on the
+    command line, speaker roles are inferred and the content type is detected (empathy.data.content_type)."""
+    from empathy.data.subtitles import SubtitleError, parse_subtitles
+
     raw = require_file(spec.path, f"source {spec.id}").read_bytes()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return [], [_reject(spec, "invalid_utf8", f"byte {exc.start}: not valid UTF-8")]
-    paragraphs = _paragraphs(text)
-    if not spec.speakers:
-        return [Record(id=spec.id, content_type=spec.content_type, source=spec.attribution, text="\n\n".join(paragraphs))], []
-    turns: list[Turn] = []
-    for n, para in enumerate(paragraphs, start=1):
-        match = LABEL_RE.match(para)
-        if match is None:
-            if not turns:
-                return [], [_reject(spec, "missing_speaker", f"paragraph {n} has no 'Label: ' prefix")]
-            turns[-1].text += " " + para  # a paragraph without a label continues the turn
-            continue
-        label, utterance = match.group(1), match.group(2).strip()
-        if label not in spec.speakers:
-            known = ", ".join(sorted(spec.speakers))
-            return [], [_reject(spec, "unknown_speaker", f"paragraph {n}: label {label!r} not in speakers ({known})")]
-        turns.append(Turn(speaker=label, role=spec.speakers[label], text=utterance))
-    if not turns:
-        return [], [_reject(spec, "empty_source", "no turns found")]
-    return [Record(id=spec.id, content_type=spec.content_type, source=spec.attribution, turns=turns)], []
+    if spec.path.suffix.lower() in SUBTITLE_SUFFIXES:
+        try:
+            subs = parse_subtitles(text, spec.path.name)
+        except SubtitleError as exc:
+            return [], [_reject(spec, "malformed_subtitles", str(exc))]
+        labelled = [(t.speaker, " ".join(t.text.split())) for t in subs.turns() if t.text.strip()]
+        paragraphs = [t for _, t in labelled]
+    else:
+        paragraphs = _paragraphs(text)
+        labelled = _labelled_paragraphs(paragraphs)
+    if not paragraphs:
+        return [], [_reject(spec, "empty_source", "no text")]
+    speakers = spec.speakers or infer_roles(labelled)
+    if spec.speakers:
+        unlabelled = next((n for n, (label, _) in enumerate(labelled, start=1) if label is None), None)
+        if unlabelled is not None:
+            return [], [_reject(spec, "missing_speaker", f"paragraph {unlabelled} has no 'Label: ' prefix")]
+        unknown = next(((n, label) for n, (label, _) in enumerate(labelled, start=1) if label not in speakers), None)
+        if unknown is not None:
+            known = ", ".join(sorted(speakers))
+            return [], [_reject(spec, "unknown_speaker", f"paragraph {unknown[0]}: label {unknown[1]!r} not in speakers "
+                                                         f"({known})")]
+    if speakers and all(label in speakers for label, _ in labelled):
+        record = Record(id=spec.id, content_type="dialogue", source=spec.attribution,
+                        turns=[Turn(speaker=label, role=speakers[label], text=t) for label, t in labelled])
+    else:
+        record = Record(id=spec.id, content_type="monologue", source=spec.attribution, text="\n\n".join(paragraphs))
+    if spec.content_type:
+        return [record.model_copy(update={"content_type": spec.content_type})], []
+    from empathy.data.content_type import detect_content_type
+
+    detection = detect_content_type(record, name=spec.id)   # already parsed: not read again as a subtitle file
+    meta = {"content_type_detected": f"{detection.content_type} ({detection.confidence:.2f})"}
+    return [record.model_copy(update={"content_type": detection.content_type, "meta": meta})], []
 
 
 def load_qa_jsonl(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
@@ -210,36 +265,8 @@ def source_from_arg(arg: str) -> SourceSpec:
     source_id = path.stem
     attribution = Attribution(dataset=defaults["dataset"] or path.stem, source_id=source_id, kind=kind,
                               licence=defaults["licence"], path=str(path))
-    content_type = defaults["content_type"]
-    speakers: dict[str, str] = {}
-    if kind == "transcript":
-        speakers, content_type = infer_transcript_speakers(path)
-    return SourceSpec(id=source_id, path=path, kind=kind, content_type=content_type, attribution=attribution,
-                      speakers=speakers)
-
-
-def infer_transcript_speakers(path: Path) -> tuple[dict[str, str], str]:
-    """Speaker roles and a content type for a transcript that no manifest describes.
-
-    Labelled ("Host: ...") when most paragraphs start with a label; the speakers who ask most of the questions
-    are askers, the others responders. Unlabelled text is a monologue (a speech is told apart by the content-type
-    detector when it runs).
-    """
-    paragraphs = _paragraphs(path.read_text(encoding="utf-8", errors="replace"))
-    labelled = [m for m in (LABEL_RE.match(p) for p in paragraphs) if m]
-    if not paragraphs or len(labelled) < 0.5 * len(paragraphs):
-        return {}, "monologue"
-    asked: dict[str, list[int]] = {}
-    for m in labelled:
-        asked.setdefault(m.group(1), []).append(int("?" in m.group(2)))
-    rate = {label: sum(v) / len(v) for label, v in asked.items()}
-    top = max(rate.values())
-    if len(rate) == 1 or top == 0:
-        return {}, "monologue"
-    speakers = {label: "asker" if r >= top / 2 and r > 0 else "responder" for label, r in rate.items()}
-    if "responder" not in speakers.values():
-        speakers[min(rate, key=rate.get)] = "responder"
-    return speakers, "interview" if len(speakers) == 2 else "podcast"
+    return SourceSpec(id=source_id, path=path, kind=kind, content_type=defaults["content_type"],
+                      attribution=attribution)
 
 
 def read_manifest(corpus_dir: str | Path, manifest: str) -> list[SourceSpec]:

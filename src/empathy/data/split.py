@@ -109,6 +109,7 @@ def account(
         "pairs": [p.id for p in pairs if p.id not in accepted_ids and p.id not in by_stage["validate"]],
         "accepted": [p.id for p in accepted if p.id not in screened_ids | held_ids | by_stage["screen"]],
         "screened": [p.id for p in screened if split_ids[p.id] != 1 and p.id not in by_stage["curate"]],
+        "exported_without_passing_the_screen": sorted(set(split_ids) - screened_ids),
         "records_both_paired_and_rejected": sorted(with_pairs & by_stage["pairs"]),
         "pairs_both_accepted_and_rejected": sorted(accepted_ids & by_stage["validate"]),
         "pairs_in_two_places": sorted((screened_ids & held_ids) | (screened_ids & by_stage["screen"])
