@@ -2,8 +2,12 @@
 
     make bench            # or: .venv/bin/python benchmarks/bench.py --out runs/bench
 
-1. Data: the demo corpus through ingest, pairs, validate and split (the same
-   stage functions the pipeline runs).
+1. Data: the demo corpus through ingest, pairs, validate, screen and split (the same
+   stage functions the pipeline runs). With ../shared/data present, also `empathy data process` on its three
+   data sets (counsel-chat, AnnoMI, ESConv) in a child process with a cold embedding cache: items per second
+   end to end, peak RSS, seconds per stage, and the raw encoder throughput on exactly the texts the run
+   embedded (the limit this stage cannot beat; the ratio is the share of that limit reached), plus the
+   extrapolated time for 8,000 conversations.
 2. Training: the tiny MoE preset (configs/train/tiny-moe-cpu.yaml) on the
    demo train split, three repeats with different seeds; tokens per second
    (non-pad tokens) and peak RSS.
@@ -49,9 +53,65 @@ def prepare_data(work: Path) -> Path:
     stages.ingest(str(REPO / cfg.corpus_dir), cfg.ingest, str(work / "records.jsonl"), str(work / "r1.jsonl"))
     stages.pairs(str(work / "records.jsonl"), cfg.pairs, str(work / "pairs.jsonl"), str(work / "r2.jsonl"))
     stages.validate(str(work / "pairs.jsonl"), cfg.validate_, str(work / "accepted.jsonl"), str(work / "r3.jsonl"))
+    stages.screen(str(work / "accepted.jsonl"), cfg.screen, str(work / "passed.jsonl"), str(work / "held.jsonl"),
+                  str(work / "r4.jsonl"), review_url=f"sqlite:///{work / 'review.db'}")
     stages.split(str(work / "records.jsonl"), str(work / "pairs.jsonl"), str(work / "accepted.jsonl"),
-                 [str(work / f"r{i}.jsonl") for i in (1, 2, 3)], cfg.split, str(work / "data"))
+                 str(work / "passed.jsonl"), str(work / "held.jsonl"), [str(work / f"r{i}.jsonl") for i in (1, 2, 3, 4)],
+                 cfg.split, str(work / "data"))
     return work / "data"
+
+
+SHARED_SOURCES = ("counsel_chat:counsel_chat.csv", "annomi:annomi_full.csv", "esconv:esconv_sample.json")
+
+
+def bench_data_processing(work: Path) -> dict:
+    """`empathy data process` on ../shared/data in a child process: end to end against the raw encoder."""
+    shared = REPO.parent / "shared" / "data"
+    if not shared.is_dir():
+        return {"skipped": f"{shared} not found"}
+    out = work / "data-process"
+    code = f"""
+import json, resource, sys, time
+sys.path.insert(0, {str(REPO)!r})
+from empathy import embeddings
+from empathy.config import load_pipeline_config
+from empathy.data.process import process_sources
+
+seen = []
+encode = embeddings._encode
+def recording(texts, batch_size, progress):
+    seen.extend(texts)
+    return encode(texts, batch_size, progress)
+embeddings._encode = recording
+cfg = load_pipeline_config({str(REPO / "configs/pipeline/demo.yaml")!r})
+t0 = time.perf_counter()
+report = process_sources({[f"{k}:{shared / f}" for k, f in (s.split(":") for s in SHARED_SOURCES)]!r}, cfg,
+                         {str(out)!r}, review_url="sqlite:///{work / 'bench-review.db'}", progress=False)
+seconds = time.perf_counter() - t0
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+embeddings._encode = encode
+t1 = time.perf_counter()
+encode(seen, 32, False)
+raw = time.perf_counter() - t1
+print(json.dumps({{"seconds": seconds, "peak_rss_mb": rss, "raw_encode_seconds": raw, "texts_encoded": len(seen),
+                  "report": {{k: report[k] for k in ("items_in", "records", "pairs", "accepted", "held_for_review",
+                                                     "exported", "extracted_share", "seconds", "processed_share")}}}}))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    if proc.returncode != 0:
+        return {"error": proc.stderr[-2000:]}
+    m = json.loads(proc.stdout.strip().splitlines()[-1])
+    items, conversations = m["report"]["items_in"], m["report"]["records"]
+    return {
+        "sources": list(SHARED_SOURCES), "items_in": items, "records": conversations,
+        "seconds": round(m["seconds"], 1), "items_per_second": round(items / m["seconds"], 1),
+        "seconds_per_stage": m["report"]["seconds"], "peak_rss_mb": round(m["peak_rss_mb"]),
+        "texts_encoded": m["texts_encoded"], "raw_encode_seconds": round(m["raw_encode_seconds"], 1),
+        "share_of_encoder_limit": round(m["raw_encode_seconds"] / m["seconds"], 3),
+        "extrapolated_minutes_for_8000_conversations": round(m["seconds"] / conversations * 8000 / 60, 1),
+        "pairs": m["report"]["pairs"], "exported": m["report"]["exported"],
+        "processed_share": m["report"]["processed_share"],
+    }
 
 
 def bench_training(data: Path, work: Path, repeats: int) -> tuple[dict, Path]:
@@ -132,11 +192,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="empathy-bench-") as tmp:
         work = Path(tmp)
         data = prepare_data(work)
+        data_processing = bench_data_processing(work)
         training, model_dir = bench_training(data, work, args.repeats)
         serving = bench_serving(model_dir, work, args.requests, args.warmup, args.max_new_tokens)
     result = {
         "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "python": platform.python_version(), "training": training, "serving": serving,
+        "python": platform.python_version(), "data_processing": data_processing, "training": training,
+        "serving": serving,
         "command": "make bench",
     }
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
