@@ -71,10 +71,10 @@ def test_dev_and_test_guards(report):
 
 def test_holdout_guards(report):
     """Rounds written after the rules: lower, honest numbers; names and places are the weak types."""
-    assert _pooled(report, HOLDOUTS, STRUCTURED) >= 0.9
-    assert _pooled(report, HOLDOUTS, ("NAME",)) >= 0.8
-    assert _pooled(report, HOLDOUTS, ("LOCATION",)) >= 0.75
-    assert _pooled(report, HOLDOUTS, TYPES) >= 0.85
+    assert _pooled(report, ("holdouts",), STRUCTURED) >= 0.9
+    assert report["splits"]["holdouts"]["per_type"]["NAME"]["removed_recall"] >= 0.8
+    assert report["splits"]["holdouts"]["per_type"]["LOCATION"]["removed_recall"] >= 0.75
+    assert report["splits"]["holdouts"]["removed_recall"] >= 0.85
     for split in HOLDOUTS:
         assert report["splits"][split]["precision"] >= 0.9, report["splits"][split]["false_positives"]
 
