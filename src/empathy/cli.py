@@ -18,6 +18,8 @@
     empathy data detect-type FILE [--model M]        (a transcript .txt/.srt/.vtt, or a JSONL of records)
     empathy data train-content-type [--data data/content_type/labelled.jsonl] [--out MODEL.json]
     empathy data evaluate-content-type [--data ...] [--model M] [--out-dir runs/data/content_type]
+    empathy data deidentify FILE.jsonl [--out OUT.jsonl]
+    empathy data evaluate-deid [--data data/deid/labelled.jsonl] [--out-dir runs/data/deid] [--no-real-data]
     empathy review list [--status pending] | show ID | approve ID --reviewer NAME | reject ID --reviewer NAME --note WHY
     empathy review audit [--verify]
     empathy pipeline run --local | compile | submit --host URL
@@ -262,6 +264,43 @@ def cmd_data_evaluate_content_type(args):
             "paths": report["paths"]})
 
 
+def cmd_data_deidentify(args):
+    from empathy.data.deid import deidentify_jsonl
+    from empathy.io import require_file
+
+    require_file(args.file, "input file")
+    lines = errors = 0
+    totals: dict[str, int] = {}
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115 - closed below
+    try:
+        for row in deidentify_jsonl(args.file):
+            lines += 1
+            if "error" in row:
+                errors += 1
+            for t, n in row.get("counts", {}).items():
+                totals[t] = totals.get(t, 0) + n
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    finally:
+        if args.out:
+            out.close()
+    replaced = ", ".join(f"{t} {n}" for t, n in totals.items()) or "nothing"
+    print(f"de-identified {lines} lines, {errors} errors; replaced: {replaced}", file=sys.stderr)
+
+
+def cmd_data_evaluate_deid(args):
+    from empathy.data.deid_eval import evaluate_deid
+
+    report = evaluate_deid(args.data, args.out_dir, real_data=not args.no_real_data)
+    real = report["real_data"]
+    _print({"splits": {s: {k: v[k] for k in ("rows", "gold_spans", "removed_recall", "typed_recall", "precision")}
+                       | {"per_type": {t: {m: x[m] for m in ("gold", "removed_recall", "precision")}
+                                       for t, x in v["per_type"].items()}}
+                       for s, v in report["splits"].items()},
+            "real_data": real if "skipped" in real else {
+                src: {m: v[m] for m in ("texts", "texts_changed", "texts_per_second", "counts")} for src, v in real.items()},
+            "paths": report["paths"]})
+
+
 def _review_queue(args):
     from empathy.safety.review import ReviewQueue, queue_url
 
@@ -496,6 +535,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model file (default: the packaged one)")
     p.add_argument("--out-dir", default="runs/data/content_type")
     p.set_defaults(func=cmd_data_evaluate_content_type)
+    p = data.add_parser("deidentify", help="replace names, places, dates, numbers... in each {id, text} line of a JSONL "
+                        "file with typed placeholders")
+    p.add_argument("file", help="JSONL input, one {\"id\", \"text\"} object per line")
+    p.add_argument("--out", help="write the JSONL results ({id, text, counts}) here instead of stdout")
+    p.set_defaults(func=cmd_data_deidentify)
+    p = data.add_parser("evaluate-deid", help="de-identification precision/recall on the labelled set and counts on the "
+                        "real data sets: report.json + report.html")
+    p.add_argument("--data", default="data/deid/labelled.jsonl", help="the labelled de-identification set")
+    p.add_argument("--out-dir", default="runs/data/deid")
+    p.add_argument("--no-real-data", action="store_true", help="skip the shared real data sets even where present")
+    p.set_defaults(func=cmd_data_evaluate_deid)
 
     review = sub.add_parser("review", help="the clinical review queue of high-risk training items").add_subparsers(
         dest="review_command", required=True)

@@ -1,0 +1,250 @@
+"""De-identification rules: each identifier type replaced, clinical and everyday words kept, counts and spans,
+empty / U+FFFD / 1 MB input, and the `empathy data` CLI (per-line errors, missing file)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from empathy.cli import main
+from empathy.data.deid import PLACEHOLDERS, TYPES, DeidResult, DeidSpan, deidentify, deidentify_many, total_counts
+from empathy.data.deid_eval import score, spans_from_marked
+from empathy.errors import UserError
+
+# (text, the identifier, its type): the identifier must be gone and its placeholder in its place
+REPLACED = [
+    ("Hi, my name is Sarah Johnson and I feel lost.", "Sarah Johnson", "NAME"),
+    ("Dr. Patel changed my medication.", "Patel", "NAME"),
+    ("My husband Mark says I overreact.", "Mark", "NAME"),
+    ("Hello Aoife, welcome to the group.", "Aoife", "NAME"),
+    ("I told Jessica about the panic attacks.", "Jessica", "NAME"),
+    ("my sister kayleigh keeps telling everyone", "kayleigh", "NAME"),
+    ("Best wishes, Helen Carter, LMFT", "Helen Carter", "NAME"),
+    ("We moved to Denver last year.", "Denver", "LOCATION"),
+    ("I live at 42 Elm Street with my kids.", "42 Elm Street", "LOCATION"),
+    ("Hi Boise, I'm sorry that you've lost this love.", "Boise", "LOCATION"),
+    ("I was admitted to Riverside Medical Center after the overdose.", "Riverside Medical Center", "LOCATION"),
+    ("There's a waiting list in Cook County.", "Cook County", "LOCATION"),
+    ("My ZIP code is 90210.", "90210", "LOCATION"),
+    ("She lives in Leeds LS6 2QB now.", "LS6 2QB", "LOCATION"),
+    ("i live in fresno and theres nothing to do", "fresno", "LOCATION"),
+    ("I was born on March 3rd, 1985.", "March 3rd, 1985", "DATE"),
+    ("She died on 03/04/2021.", "03/04/2021", "DATE"),
+    ("Diagnosed on 2019-06-14.", "2019-06-14", "DATE"),
+    ("Married on the 14th of February.", "14th of February", "DATE"),
+    ("I've had insomnia since September.", "September", "DATE"),
+    ("I've been sober since April 2019.", "April 2019", "DATE"),
+    ("It happened on Valentine's Day 2019.", "Valentine's Day 2019", "DATE"),
+    ("My grandmother is 94 years old.", "94", "AGE"),
+    ("My aunt, 95, still calls me.", "95", "AGE"),
+    ("Call me on (555) 123-4567 tonight.", "(555) 123-4567", "PHONE"),
+    ("Fax it to 555.867.5309 please.", "555.867.5309", "PHONE"),
+    ("Text me at +44 7700 900123 from the UK.", "+44 7700 900123", "PHONE"),
+    ("My mobile is 07700 900461.", "07700 900461", "PHONE"),
+    ("Email me at sarah.j85@gmail.com please.", "sarah.j85@gmail.com", "EMAIL"),
+    ("See https://www.myhealingjourney.net/posts/anxiety for more.", "https://www.myhealingjourney.net/posts/anxiety",
+     "URL"),
+    ("The article on psychologytoday.com/us/blog helped.", "psychologytoday.com/us/blog", "URL"),
+    ("He logged in from 192.168.1.24 and read my messages.", "192.168.1.24", "IP_ADDRESS"),
+    ("The address was 2001:db8:85a3::8a2e:370:7334 in the report.", "2001:db8:85a3::8a2e:370:7334", "IP_ADDRESS"),
+    ("My SSN is 123-45-6789.", "123-45-6789", "ID_NUMBER"),
+    ("My MRN is 00483921.", "00483921", "ID_NUMBER"),
+    ("My NHS number is 485 777 3456.", "485 777 3456", "ID_NUMBER"),
+    ("My national insurance number is QQ 12 34 56 C.", "QQ 12 34 56 C", "ID_NUMBER"),
+    ("My license plate is 7KDE392.", "7KDE392", "ID_NUMBER"),
+    ("The VIN is 1HGCM82633A004352.", "1HGCM82633A004352", "ID_NUMBER"),
+    ("Card 4485 2291 0073 6621 was used.", "4485 2291 0073 6621", "ID_NUMBER"),
+    ("Follow me on Instagram @anxious_annie92 for updates.", "@anxious_annie92", "USERNAME"),
+]
+
+# clinical vocabulary, weekdays, years, small ages, idioms, public helplines: nothing to replace
+KEPT = [
+    "By the grace of God I made it through another day sober.",
+    "Grace is something I struggle to give myself.",
+    "May I ask what brought you to counselling today?",
+    "I hope things get better, but I may need to change jobs.",
+    "Will I ever stop feeling this way?",
+    "Mark my words, I'm going to get through this.",
+    "Hope is hard to hold on to right now.",
+    "I take 20 mg of fluoxetine and 0.5 mg of clonazepam as needed.",
+    "My PHQ-9 score was 18 and my GAD-7 was 15 at intake.",
+    "I'm 89 and still driving, but my kids want me to stop.",
+    "Every Monday I feel dread, and last week was the worst.",
+    "In 2019 I lost my job and in 2020 I lost my house.",
+    "I'm available 24/7 for my kids but nobody is there for me.",
+    "If you're in crisis, call or text 988, or call the Lifeline at 1-800-273-8255.",
+    "The Christian counselor at my church said I should pray more.",
+    "We use DBT skills like TIPP and DEAR MAN in group on Wednesdays.",
+    "I was diagnosed with bipolar II disorder and I'm on lamotrigine.",
+    "The book Wired for Love helped us talk again.",
+    "I lost 15 pounds in 2 months and my doctor is worried.",
+    "Why Does My Husband Ignore Me When I Cry",
+]
+
+
+@pytest.mark.parametrize("text,identifier,kind", REPLACED, ids=[f"{k}:{i}" for _, i, k in REPLACED])
+def test_each_identifier_type_is_replaced(text, identifier, kind):
+    r = deidentify(text)
+    assert identifier not in r.text, r.text
+    assert PLACEHOLDERS[kind] in r.text, r.text
+    assert r.counts.get(kind, 0) >= 1
+    start = text.index(identifier)
+    assert any(sp.type == kind and sp.start <= start and sp.end >= start + len(identifier) for sp in r.spans), r.spans
+
+
+def test_every_type_has_a_replacement_case():
+    assert {k for _, _, k in REPLACED} == set(TYPES)
+
+
+@pytest.mark.parametrize("text", KEPT)
+def test_hard_negatives_are_kept(text):
+    r = deidentify(text)
+    assert r.text == text, r.spans
+    assert r.counts == {}
+
+
+def test_counts_spans_and_placeholders_agree():
+    text = ("I'm Priya. Call me on (555) 123-4567 or priya@example.org; my sister Rachel lives in Denver "
+            "and my grandmother is 93 years old.")
+    r = deidentify(text)
+    assert r.counts == {"NAME": 2, "LOCATION": 1, "AGE": 1, "PHONE": 1, "EMAIL": 1}
+    assert r.text == ("I'm [NAME]. Call me on [PHONE] or [EMAIL]; my sister [NAME] lives in [LOCATION] "
+                      "and my grandmother is [AGE_90_OR_OLDER] years old.")
+    assert [text[s.start:s.end] for s in r.spans] == ["Priya", "(555) 123-4567", "priya@example.org", "Rachel", "Denver",
+                                                     "93"]
+    assert all(isinstance(s, DeidSpan) and not hasattr(s, "text") for s in r.spans)   # no identifier kept in spans
+
+
+def test_toll_free_helplines_are_kept_but_personal_numbers_are_not():
+    r = deidentify("Call 1-800-273-8255 or my therapist on 312-555-0198.")
+    assert "1-800-273-8255" in r.text and "312-555-0198" not in r.text
+    assert r.counts == {"PHONE": 1}
+
+
+def test_deterministic_and_independent_of_batch():
+    texts = [t for t, _, _ in REPLACED] + KEPT
+    first = deidentify_many(texts)
+    again = deidentify_many(list(reversed(texts)))[::-1]
+    assert first == again
+    assert total_counts(first) == total_counts(again)
+    assert sum(total_counts(first).values()) == sum(len(r.spans) for r in first)
+
+
+def test_empty_and_whitespace_text():
+    assert deidentify("").text == "" and deidentify("").counts == {} and deidentify("").spans == ()
+    assert deidentify("   \n").text == "   \n"
+
+
+def test_replacement_characters_are_safe():
+    text = "Call me \ufffd\ufffd on (555) 123-4567, Sarah\ufffd here \ufffd"
+    r = deidentify(text)
+    assert r.text.count("\ufffd") == text.count("\ufffd")
+    assert "(555) 123-4567" not in r.text and "Sarah" not in r.text
+
+
+def test_one_megabyte_inputs_finish_quickly():
+    """Linear time: realistic text dense with identifiers, and inputs built to make careless regular expressions
+    backtrack (long runs of digits and separators, capitalised words, e-mail and URL fragments)."""
+    unit = ("My name is Sarah Johnson, call (555) 123-4567 or s@x.com on March 3rd 2020 at 42 Elm Street "
+            "in Denver. I take 20 mg of sertraline. ")
+    dense = unit * (1_000_000 // len(unit))
+    hostile = "".join(chunk * (125_000 // len(chunk)) for chunk in (
+        "1-", "1 ", "Aa ", "a@", "a.", "+1 ", "ab:", "Dr. Smith "))
+    for text, expect_names in ((dense, dense.count("Sarah Johnson")), (hostile, None)):
+        assert len(text) > 900_000
+        t0 = time.perf_counter()
+        r = deidentify(text)
+        elapsed = time.perf_counter() - t0
+        # about 5 s on 2 busy cores; a regular expression that backtracks takes minutes to hours here
+        assert elapsed < 30, elapsed
+        if expect_names:
+            assert r.counts["PHONE"] == r.counts["EMAIL"] == expect_names
+            assert r.counts["NAME"] == expect_names and "Sarah" not in r.text
+
+
+def test_score_counts_partial_removal_as_a_miss_and_a_wrong_type_as_removed():
+    text, spans = spans_from_marked("[[NAME|Sarah Johnson]] lives in [[LOCATION|Jackson]].")
+    assert text == "Sarah Johnson lives in Jackson." and spans[1] == {"start": 23, "end": 30, "type": "LOCATION"}
+    row = {"id": "x", "text": text, "spans": spans, "kind": "identifiers"}
+    partial = DeidResult(text="", counts={}, spans=(DeidSpan(0, 5, "NAME", "t"), DeidSpan(23, 30, "NAME", "t"),
+                                                    DeidSpan(6, 13, "NAME", "t"), DeidSpan(14, 19, "DATE", "t")))
+    s = score([row], [partial])
+    assert s["per_type"]["NAME"]["removed_recall"] == 1.0           # "Sarah" + "Johnson" cover it, by two spans
+    assert s["per_type"]["LOCATION"]["removed_recall"] == 1.0       # removed, as a NAME
+    assert s["per_type"]["LOCATION"]["typed_recall"] == 0.0
+    assert s["per_type"]["DATE"]["precision"] == 0.0 and len(s["false_positives"]) == 1   # "lives" was replaced
+    missing = DeidResult(text="", counts={}, spans=(DeidSpan(0, 5, "NAME", "t"),))
+    assert score([row], [missing])["per_type"]["NAME"]["removed_recall"] == 0.0     # "Johnson" left: a miss
+
+
+# --- CLI ------------------------------------------------------------------------------------------------------
+
+
+def test_cli_deidentify_writes_results_and_per_line_errors(tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    lines = [
+        json.dumps({"id": "a", "text": "My name is Sarah and my number is (555) 123-4567."}).encode(),
+        b"{not json",
+        b"",
+        json.dumps([1, 2]).encode(),
+        json.dumps({"id": "e", "note": "no text"}).encode(),
+        json.dumps({"id": "f", "text": 42}).encode(),
+        json.dumps({"id": "g", "text": ""}).encode(),
+        b'{"id": "h", "text": "Hi Jenna, caf\xe9 at 42 Elm Street"}',
+    ]
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["data", "deidentify", str(src), "--out", str(out)]) == 0
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == len(lines)
+    assert rows[0] == {"id": "a", "text": "My name is [NAME] and my number is [PHONE].", "counts": {"NAME": 1, "PHONE": 1}}
+    assert [r.get("line") for r in rows[1:6]] == [2, 3, 4, 5, 6]
+    assert "malformed JSON" in rows[1]["error"] and rows[2]["error"] == "empty line"
+    assert "JSON object" in rows[3]["error"] and "missing" in rows[4]["error"] and "string" in rows[5]["error"]
+    assert rows[4]["id"] == "e"
+    assert rows[6] == {"id": "g", "text": "", "counts": {}}
+    assert rows[7]["text"] == "Hi [NAME], caf\ufffd at [LOCATION]" and "U+FFFD" in rows[7]["warning"]
+    assert "de-identified 8 lines, 5 errors" in capsys.readouterr().err
+
+
+def test_cli_deidentify_to_stdout(tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": 1, "text": "Email tina.b@protonmail.com"}) + "\n", encoding="utf-8")
+    assert main(["data", "deidentify", str(src)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"id": 1, "text": "Email [EMAIL]", "counts": {"EMAIL": 1}}
+
+
+def test_cli_missing_file_exits_2(tmp_path, capsys):
+    assert main(["data", "deidentify", str(tmp_path / "nope.jsonl")]) == 2
+    assert "file not found" in capsys.readouterr().err
+
+
+def test_cli_evaluate_deid_writes_reports(tmp_path, capsys):
+    data = tmp_path / "labelled.jsonl"
+    rows = ["[[NAME|Sarah]] called from [[PHONE|(555) 123-4567]].", "May I ask how you are?"]
+    with data.open("w", encoding="utf-8") as fh:
+        for i, marked in enumerate(rows):
+            text, spans = spans_from_marked(marked)
+            fh.write(json.dumps({"id": f"r{i}", "split": "dev", "kind": "identifiers" if spans else "hard_negative",
+                                 "text": text, "spans": spans, "marked": marked}) + "\n")
+    out = tmp_path / "report"
+    assert main(["data", "evaluate-deid", "--data", str(data), "--out-dir", str(out), "--no-real-data"]) == 0
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["splits"]["dev"]["removed_recall"] == 1.0 and report["splits"]["dev"]["precision"] == 1.0
+    assert report["real_data"] == {"skipped": "--no-real-data"}
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<table>" in html and "data:image/png;base64," in html
+    assert json.loads(capsys.readouterr().out)["splits"]["dev"]["gold_spans"] == 2
+
+
+def test_labelled_set_loader_rejects_inconsistent_rows(tmp_path):
+    from empathy.data.deid_eval import load_labelled
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "x", "split": "dev", "kind": "identifiers", "text": "Hi Sarah",
+                               "spans": [{"start": 3, "end": 8, "type": "NAME"}], "marked": "Hi [[NAME|Sara]]h"}) + "\n",
+                   encoding="utf-8")
+    with pytest.raises(UserError, match="do not match"):
+        load_labelled(bad)
