@@ -79,10 +79,13 @@ def deidentify_pairs(pairs: list[QAPair], progress: bool = False) -> tuple[list[
 def review_record(pair: QAPair) -> dict[str, Any]:
     """The pair as the review queue stores it: what a clinician reads and approves (de-identified)."""
     categories = (pair.risk or {}).get("categories") or ["unspecified"]
+    # the queue binds a decision to "turns" and "category" (safety.review.content_sha256): the whole pair goes in
+    turns = [{"speaker": t.speaker, "role": t.role, "text": t.text} for t in pair.context]
+    turns += [{"speaker": "client", "role": "asker", "text": pair.question},
+              {"speaker": "counsellor", "role": "responder", "text": pair.answer}]
     return {"id": f"pair:{pair.id}", "category": f"data:{categories[0]}", "difficulty": "data",
             "source": pair.source.model_dump(mode="json"), "content_type": pair.content_type,
-            "context": [{"role": t.role, "text": t.text} for t in pair.context],
-            "question": pair.question, "answer": pair.answer}
+            "pair_type": pair.pair_type, "turns": turns}
 
 
 def screen_pairs(pairs: list[QAPair], config: ScreenConfig, review_url: str | None = None,
