@@ -168,7 +168,8 @@ def split_and_export(
     ingest_rejected = [r for r in rejected if r.stage == "ingest"]
     report = account(records, ingest_rejected, pairs, accepted, screened, held, rejected, assigned)
     report["curation"] = curation
-    report["identifiers_replaced"] = dict(sorted(sum((Counter(p.deid) for p in accepted if p.deid), Counter()).items()))
+    report["identifiers_replaced"] = dict(sorted(sum((Counter(p.deid) for p in [*screened, *held] if p.deid),
+                                                     Counter()).items()))
     report["identifiers_replaced_in_export"] = dict(sorted(sum((Counter(p.deid) for name in SPLITS
                                                                 for p in assigned[name]), Counter()).items()))
     report["risk_levels_exported"] = dict(sorted(Counter((p.risk or {}).get("level", "unscreened")
