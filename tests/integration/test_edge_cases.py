@@ -99,9 +99,11 @@ def test_metrics_per_category_and_difficulty_reach_the_data_report(first_run, tm
                   edge_cases_path=str(tmp / "out" / "edge_cases.jsonl"))
     stages.pairs(str(t / "records.jsonl"), cfg.pairs, str(t / "pairs.jsonl"), str(t / "r2.jsonl"))
     stages.validate(str(t / "pairs.jsonl"), cfg.validate_, str(t / "accepted.jsonl"), str(t / "r3.jsonl"))
+    stages.screen(str(t / "accepted.jsonl"), cfg.screen, str(t / "passed.jsonl"), str(t / "held.jsonl"),
+                  str(t / "r4.jsonl"), review_url=f"sqlite:///{t / 'review.db'}")
     data = stages.split(str(t / "records.jsonl"), str(t / "pairs.jsonl"), str(t / "accepted.jsonl"),
-                        [str(t / f"r{i}.jsonl") for i in (1, 2, 3)], cfg.split, str(t / "data"),
-                        edge_cases_report=str(tmp / "out" / "report.json"))
+                        str(t / "passed.jsonl"), str(t / "held.jsonl"), [str(t / f"r{i}.jsonl") for i in (1, 2, 3, 4)],
+                        cfg.split, str(t / "data"), edge_cases_report=str(tmp / "out" / "report.json"))
     section = json.loads((t / "data" / "report.json").read_text())["edge_cases"]
     assert section == data["edge_cases"] and section["enabled"] and section["provider"] == "offline"
     assert section["totals"] == report["totals"]
@@ -110,6 +112,7 @@ def test_metrics_per_category_and_difficulty_reach_the_data_report(first_run, tm
     assert {"generated", "passed", "rule_rejected", "rejected_by_rule", "flagged", "approved"} <= set(suicidality)
     assert section["per_difficulty"]["very_high"]["flagged"] == 4
     assert data["accepted_by_dataset"].get("empathy-edge-cases", 0) > 0  # the exported dialogues made training pairs
+    assert "Edge cases" in (t / "data" / "report.html").read_text()
 
 
 def test_approval_releases_exactly_the_approved_item_on_resume(first_run, tmp_path):
@@ -182,7 +185,7 @@ def test_cli_generate_refuses_to_overwrite_a_run_without_resume(tmp_path, capsys
             "--per-category", "2", "--review-url", f"sqlite:///{tmp_path / 'review.db'}"]
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["exported"] == 2 and summary["totals"]["requested"] == 2
+    assert summary["totals"]["requested"] == 2 and summary["exported"] + summary["totals"]["pending"] == 2
     assert main(args) == 2
     assert "--resume" in capsys.readouterr().err
     assert main([*args, "--resume"]) == 0

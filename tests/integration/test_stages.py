@@ -24,8 +24,12 @@ def test_stage_chain(tmp_path, registry_config):
     assert counts["extracted"] > 0 and counts["contextual"] > 0
     counts = stages.validate(str(t / "pairs.jsonl"), cfg.validate_, str(t / "accepted.jsonl"), str(t / "r3.jsonl"))
     assert counts["accepted"] + counts["rejected"] == counts["pairs_in"]
+    counts = stages.screen(str(t / "accepted.jsonl"), cfg.screen, str(t / "passed.jsonl"), str(t / "held.jsonl"),
+                           str(t / "r4.jsonl"), review_url=f"sqlite:///{t / 'review.db'}")
+    assert counts["passed"] + counts["held_for_review"] + counts["review_rejected"] == counts["pairs_in"]
     report = stages.split(str(t / "records.jsonl"), str(t / "pairs.jsonl"), str(t / "accepted.jsonl"),
-                          [str(t / f"r{i}.jsonl") for i in (1, 2, 3)], cfg.split, str(t / "data"))
+                          str(t / "passed.jsonl"), str(t / "held.jsonl"), [str(t / f"r{i}.jsonl") for i in (1, 2, 3, 4)],
+                          cfg.split, str(t / "data"))
     assert report["accounted"] and report["train_sha256"]
     assert json.loads((t / "data" / "report.json").read_text()) == report
     for name in ("train", "val", "test"):

@@ -1,14 +1,14 @@
-"""Split validated pairs into train/val/test chat JSONL and account for every item.
+"""Curate the screened pairs, split them into train/val/test chat JSONL, and account for every item.
 
-Pairs are split by the record they came from (a session never straddles two
-splits), within each pair type, in an order fixed by a seeded hash, so the
-split is deterministic and test data never leaks into training. The report
-recounts every input item from the stage files: each ends in exactly one
-split or in rejected.jsonl with a reason code, and the split fails loudly if
-the counts do not close.
+Curation (empathy.data.curate) removes duplicates and selects to the source mix and the extracted share.
+Pairs are then split by the record they came from (a session never straddles two splits), within each pair
+type, in an order fixed by a seeded hash, so the split is deterministic and test data never leaks into
+training. The report recounts every input item from the stage files: each ends in exactly one split, in
+held_for_review.jsonl, or in rejected.jsonl with a reason code, and the split fails loudly if the counts do
+not close. report.html shows it (empathy.data.report).
 
     from empathy.data.split import split_and_export
-    result = split_and_export(records, pairs, accepted, rejections, SplitConfig(), "out/")
+    result = split_and_export(records, pairs, accepted, screened, held, rejections, SplitConfig(), "out/")
 """
 
 from __future__ import annotations
