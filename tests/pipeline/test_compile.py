@@ -13,7 +13,7 @@ from empathy.config import load_pipeline_config
 
 pytestmark = pytest.mark.pipeline
 
-STAGES = {"edge-cases", "ingest", "pairs", "validate", "split", "train", "evaluate", "register", "deploy", "monitor"}
+STAGES = {"edge-cases", "ingest", "pairs", "validate", "screen", "split", "train", "evaluate", "register", "deploy", "monitor"}
 COMPILED = "pipelines/training_pipeline.yaml"
 
 
@@ -105,3 +105,19 @@ def test_edge_cases_feed_ingest_and_read_their_secrets(fresh, repo):
             kv["secretKey"], kv["envVar"]) for e in env for kv in e["keyToEnv"]}
     assert wanted <= got
     assert all(e["optional"] for e in env)
+
+
+def test_screen_sits_between_validate_and_split_and_reads_the_review_queue_secret(fresh, repo):
+    cluster = load_pipeline_config(repo / "configs/pipeline/cluster.yaml").cluster
+    spec, platform = _docs(fresh)
+    tasks = spec["root"]["dag"]["tasks"]
+    assert tasks["screen"]["inputs"]["artifacts"]["accepted"]["taskOutputArtifact"]["producerTask"] == "validate"
+    split_inputs = tasks["split"]["inputs"]["artifacts"]
+    assert {split_inputs[k]["taskOutputArtifact"]["producerTask"] for k in ("screened", "held", "screen_rejected")} \
+        == {"screen"}
+    assert split_inputs["edge_cases_report"]["taskOutputArtifact"]["producerTask"] == "edge-cases"
+    env = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-screen"]["secretAsEnv"]
+    got = {(e.get("secretName") or e.get("secretNameParameter", {}).get("runtimeValue", {}).get("constant"),
+            kv["secretKey"], kv["envVar"]) for e in env for kv in e["keyToEnv"]}
+    assert got == {(cluster.review_db_secret, "url", "EMPATHY_REVIEW_URL")}
+    assert tasks["screen"]["cachingOptions"] == {}   # off: review decisions change what passes
