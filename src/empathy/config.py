@@ -94,7 +94,7 @@ class SplitConfig(StrictModel):
                                                                      "met within one point by selection")
     balance: bool = Field(True, description="select pairs to the mix and the extracted share (off: export all)")
     mix: MixConfig = Field(default_factory=MixConfig)
-    mix_max_factor: float = Field(1.5, ge=1.0, description="when a group is short, another may grow to this multiple "
+    mix_max_factor: float = Field(2.0, ge=1.0, description="when a group is short, another may grow to this multiple "
                                                             "of its share; past that the export stops growing")
     near_duplicate: float = Field(0.95, gt=0.0, le=1.0, description="MiniLM cosine of question+answer at or above "
                                                                      "which a later pair is a near-duplicate (1: off)")

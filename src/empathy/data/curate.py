@@ -103,60 +103,68 @@ def _near_duplicates(vectors: np.ndarray, threshold: float, block: int = 1024) -
     return out
 
 
-def _spread(shares: dict[str, float], available: dict[str, int], count: int, max_factor: float
+def _spread(shares: dict[str, float], available: dict[str, int], caps: dict[str, float], count: int
             ) -> dict[str, float] | None:
-    """`count` pairs spread over the groups that have any, by their renormalised shares, water-filled.
-
-    A group gets at most `max_factor` times its share (and never more than it has); what a short group cannot
-    give goes to the others in proportion. None when even that cannot reach `count`.
-    """
-    present = {g for g in shares if shares[g] > 0 and available.get(g, 0) > 0}
-    weight = sum(shares[g] for g in present)
-    if count == 0 or not present:
-        return {g: 0.0 for g in shares} if count == 0 else None
-    cap = {g: min(float(available[g]), max_factor * count * shares[g] / weight) for g in present}
+    """`count` pairs spread over the groups by their shares, water-filled: a group gets at most min(what it has,
+    its cap), and what a capped group cannot take goes to the others in proportion. None when that cannot reach
+    `count`."""
     quota = {g: 0.0 for g in shares}
-    open_groups, remaining = set(present), float(count)
+    limit = {g: min(float(available.get(g, 0)), caps.get(g, 0.0)) for g in shares}
+    open_groups = {g for g in shares if shares[g] > 0 and limit[g] > 1e-9}
+    remaining = float(count)
     while open_groups and remaining > 1e-9:
         w = sum(shares[g] for g in open_groups)
-        capped = {g for g in open_groups if quota[g] + remaining * shares[g] / w >= cap[g] - 1e-9}
+        capped = {g for g in open_groups if quota[g] + remaining * shares[g] / w >= limit[g] - 1e-9}
         if not capped:
             for g in open_groups:
                 quota[g] += remaining * shares[g] / w
             return quota
         for g in capped:
-            remaining -= cap[g] - quota[g]
-            quota[g] = cap[g]
+            remaining -= limit[g] - quota[g]
+            quota[g] = limit[g]
         open_groups -= capped
     return quota if remaining <= 1e-6 else None
 
 
 def plan_mix(available: dict[tuple[str, str], int], mix: MixConfig, extracted_share: float,
-             max_factor: float = 1.5) -> tuple[dict[tuple[str, str], int], dict[str, Any]]:
+             max_factor: float = 2.0) -> tuple[dict[tuple[str, str], int], dict[str, Any]]:
     """Counts per (group, pair type) for the largest export that keeps the extracted share and the mix.
 
-    The extracted share is enforced (within one point). Each type is spread over the groups that have it by
-    their shares, renormalised over those groups; when a group is short, the others take its part, each up to
-    `max_factor` times its own share. Past that the export stops growing: the balance holds rather than one
+    The extracted share is enforced (within one point). Each type is spread over the groups by their shares;
+    when a group is short, the others take its part, each group up to `max_factor` times its share among the
+    groups present (counting both types). Past that the export stops growing: the balance holds rather than one
     source filling the set. The notes give target and actual shares side by side, and what shifted.
     """
     shares = mix.model_dump()
 
+    group_avail = {g: available.get((g, "extracted"), 0) + available.get((g, "contextual"), 0) for g in GROUPS}
+    present = {g for g in GROUPS if group_avail[g] and shares[g] > 0}
+    weight = sum(shares[g] for g in present) or 1.0
+
     def counts_for(total: int, strict: bool) -> dict[tuple[str, str], int] | None:
-        want = round(extracted_share * total)
-        if strict and total and abs(want / total - extracted_share) > 0.01 + 1e-9:
+        want = {"extracted": round(extracted_share * total)}
+        want["contextual"] = total - want["extracted"]
+        if strict and total and abs(want["extracted"] / total - extracted_share) > 0.01 + 1e-9:
             return None     # e.g. 2 of 3: no way to be within one point of a half
-        plan: dict[tuple[str, str], int] = {}
-        for pair_type, count in (("extracted", want), ("contextual", total - want)):
-            avail = {g: available.get((g, pair_type), 0) for g in GROUPS}
-            quota = _spread(shares, avail, count, max_factor)
-            if quota is None:
-                return None
-            whole = _round_preserving(quota, count)
-            if any(whole[g] > avail[g] for g in GROUPS):
-                return None
-            plan.update({(g, pair_type): whole[g] for g in GROUPS})
-        return plan
+        cap = {g: max_factor * total * shares[g] / weight if g in present else 0.0 for g in GROUPS}
+        # the scarcer type is spread first, so the other fills what room the groups have left
+        order = sorted(want, key=lambda t: -want[t] / max(1, sum(available.get((g, t), 0) for g in GROUPS)))
+        for first, second in (order, order[::-1]):
+            plan: dict[tuple[str, str], int] = {}
+            room = dict(cap)
+            for pair_type in (first, second):
+                avail = {g: available.get((g, pair_type), 0) for g in GROUPS}
+                quota = _spread(shares, avail, room, want[pair_type])
+                if quota is None:
+                    break
+                whole = _round_preserving(quota, want[pair_type])
+                if any(whole[g] > avail[g] for g in GROUPS):
+                    break
+                plan.update({(g, pair_type): whole[g] for g in GROUPS})
+                room = {g: room[g] - whole[g] for g in GROUPS}
+            else:
+                return plan
+        return None
 
     lo, hi = 0, sum(available.values())
     while lo < hi:      # feasibility only shrinks as the total grows (every cap is fixed or proportional)
@@ -173,10 +181,7 @@ def plan_mix(available: dict[tuple[str, str], int], mix: MixConfig, extracted_sh
     plan = plan or {(g, t): 0 for g in GROUPS for t in ("extracted", "contextual")}
     total = sum(plan.values())
     want = sum(v for (_, t), v in plan.items() if t == "extracted")
-    group_avail = {g: available.get((g, "extracted"), 0) + available.get((g, "contextual"), 0) for g in GROUPS}
     selected = {g: plan[(g, "extracted")] + plan[(g, "contextual")] for g in GROUPS}
-    present = {g for g in GROUPS if group_avail[g]}
-    weight = sum(shares[g] for g in present) or 1.0
     notes: dict[str, Any] = {
         "exported": total,
         "extracted_share": round(want / total, 4) if total else None,
