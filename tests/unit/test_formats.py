@@ -26,9 +26,12 @@ def test_counsel_chat_groups_answers_under_their_question(tmp_path) -> None:
     f.write_text('questionID,questionTitle,questionText,questionLink,topic,therapistInfo,answerText,split\n'
                  '1,Sleep,"I cannot sleep.\nWhat helps?",https://x/1,sleep,Dr A,"Try a routine, and keep it.",train\n'
                  '1,Sleep,"I cannot sleep.\nWhat helps?",https://x/1,sleep,Dr B,Keep the lights low at night.,train\n'
-                 '2,,,https://x/2,anxiety,Dr C,An answer to nothing.,test\n', encoding="utf-8")
+                 '2,,,https://x/2,anxiety,Dr C,An answer to nothing.,test\n'
+                 '1,Work,Another question under the same id.,https://x/9,work,Dr D,A different answer.,train\n',
+                 encoding="utf-8")
     records, rejected = _load("counsel_chat", f)
-    (rec,) = records
+    rec, other = records     # counsel-chat reuses some questionIDs for different questions: keep them apart
+    assert other.id.endswith(":1-2") and [t.text for t in other.turns][1] == "A different answer."
     assert rec.content_type == "qa" and rec.items == 2 and rec.topic == "sleep"
     assert [t.role for t in rec.turns] == ["asker", "responder", "responder"]
     assert rec.turns[0].text == "Sleep I cannot sleep. What helps?"

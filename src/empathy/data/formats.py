@@ -156,11 +156,18 @@ def load_counsel_chat(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
             what = ", ".join(k for k, v in (("questionID", qid), ("question", question), ("answerText", answer)) if not v)
             rejected.append(reject(spec, "missing_field", f"line {lineno}: empty {what}", item_id))
             continue
-        q = questions.setdefault(qid, {"question": question, "answers": [], "row": row, "lines": []})
+        # questionID is not unique in the published file (18 ids cover two different questions): key by the text too
+        key = f"{qid}\x1f{question}"
+        if key not in questions:
+            n = sum(1 for k in questions if k.split("\x1f", 1)[0] == qid)
+            questions[key] = {"id": qid if n == 0 else f"{qid}-{n + 1}", "question": question, "answers": [],
+                              "row": row, "lines": []}
+        q = questions[key]
         q["answers"].append((answer, row.get("therapistInfo", "").strip()))
         q["lines"].append(lineno)
     records = []
-    for qid, q in questions.items():
+    for q in questions.values():
+        qid = q["id"]
         row = q["row"]
         turns = [Turn(speaker="client", role="asker", text=q["question"])]
         turns += [Turn(speaker="therapist", role="responder", text=a, meta={"therapist": info} if info else {})
