@@ -29,8 +29,8 @@ def require_file(path: str | Path, what: str = "input file") -> Path:
     return p
 
 
-def iter_jsonl(path: str | Path, what: str = "JSONL file") -> Iterator[dict[str, Any]]:
-    """Yield the objects of a JSONL file; blank lines are skipped."""
+def iter_jsonl_numbered(path: str | Path, what: str = "JSONL file") -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) of a JSONL file; blank lines are skipped; the first bad line stops it."""
     p = require_file(path, what)
     with p.open("r", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -42,7 +42,47 @@ def iter_jsonl(path: str | Path, what: str = "JSONL file") -> Iterator[dict[str,
                 raise UserError(f"{what} {p}, line {lineno}: malformed JSON ({exc.msg})") from None
             if not isinstance(obj, dict):
                 raise UserError(f"{what} {p}, line {lineno}: expected a JSON object, got {type(obj).__name__}")
-            yield obj
+            yield lineno, obj
+
+
+def iter_jsonl(path: str | Path, what: str = "JSONL file") -> Iterator[dict[str, Any]]:
+    """Yield the objects of a JSONL file; blank lines are skipped."""
+    for _, obj in iter_jsonl_numbered(path, what):
+        yield obj
+
+
+def parse_text_line(raw: bytes, lineno: int, allow_empty_text: bool = False
+                    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """One line of a `{"id", "text"}` JSONL input read as bytes, for commands that answer every line.
+
+    (item, None) with id, line, text, warning and has_id; or (None, an error object {id, line, error} naming
+    the problem). Bytes that are not UTF-8 are replaced with U+FFFD and the line still counts, with a warning:
+    a crisis message must not be dropped for one bad byte.
+    """
+    warning = None
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.decode("utf-8", errors="replace")
+        warning = f"line is not valid UTF-8 (byte {exc.start}); undecodable bytes were replaced with U+FFFD"
+    line = line.lstrip("\ufeff").strip()
+    if not line:
+        return None, {"id": None, "line": lineno, "error": "empty line"}
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, {"id": None, "line": lineno, "error": f"malformed JSON ({exc.msg} at column {exc.colno})"}
+    if not isinstance(obj, dict):
+        return None, {"id": None, "line": lineno, "error": f"expected a JSON object, got {type(obj).__name__}"}
+    rid = obj.get("id")
+    if "text" not in obj:
+        return None, {"id": rid, "line": lineno, "error": "missing \"text\""}
+    text = obj["text"]
+    if not isinstance(text, str):
+        return None, {"id": rid, "line": lineno, "error": f"\"text\" must be a string, got {type(text).__name__}"}
+    if not allow_empty_text and not text.strip():
+        return None, {"id": rid, "line": lineno, "error": "empty \"text\""}
+    return {"id": rid, "line": lineno, "text": text, "warning": warning, "has_id": "id" in obj and rid is not None}, None
 
 
 def read_jsonl(path: str | Path, what: str = "JSONL file", allow_empty: bool = False) -> list[dict[str, Any]]:

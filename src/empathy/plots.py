@@ -20,6 +20,18 @@ def _save(fig, out_png: str | Path) -> Path:
     return out
 
 
+def png_base64(fig) -> str:
+    """The figure laid out, as a base64 PNG for an inline <img> in an HTML report; the figure is closed."""
+    import base64
+    import io
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def plot_training_curve(history: list[dict[str, Any]], out_png: str | Path, title: str = "Training") -> Path:
     """Train and validation loss by step, with validation token accuracy on a second axis."""
     train = [(r["step"], r["train_loss"]) for r in history if "train_loss" in r]

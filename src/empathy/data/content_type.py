@@ -675,7 +675,7 @@ def detect_content_type(record_or_text: Any, model: ContentTypeModel | str | Pat
 
 def detect_file(path: str | Path, model: ContentTypeModel | str | Path | None = None) -> list[dict[str, Any]] | dict:
     """Detections for a transcript (.txt, .srt, .vtt: one) or a JSONL of records or {id, turns|text} (one a line)."""
-    from empathy.io import require_file
+    from empathy.io import iter_jsonl_numbered, require_file
 
     p = require_file(path, "input file")
     m = model if isinstance(model, ContentTypeModel) else _cached_model(str(model) if model else None)
@@ -686,15 +686,7 @@ def detect_file(path: str | Path, model: ContentTypeModel | str | Path | None = 
             raise UserError(f"{p}: not UTF-8 text (byte {exc.start})") from None
         return {"file": str(p), **m.detect(text, str(p)).to_dict()}
     out: list[dict[str, Any]] = []
-    for lineno, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{p}, line {lineno}: malformed JSON ({exc.msg})") from None
-        if not isinstance(obj, dict):
-            raise UserError(f"{p}, line {lineno}: expected a JSON object")
+    for lineno, obj in iter_jsonl_numbered(p, "input file"):
         item_id = obj.get("id", f"line{lineno}")
         out.append({"id": item_id, **m.detect(obj, f"{p}, line {lineno}").to_dict()})
     if not out:

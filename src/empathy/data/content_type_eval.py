@@ -20,9 +20,7 @@ resolved and the validation accuracy of each C.
 
 from __future__ import annotations
 
-import base64
 import csv
-import io
 import json
 import time
 from collections import Counter, defaultdict
@@ -419,19 +417,10 @@ def evaluate_content_type(data: str | Path = DEFAULT_DATA, out_dir: str | Path =
     return report
 
 
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def _html(report: dict[str, Any]) -> str:
     import html as h
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from empathy.plots import plt, png_base64
 
     conf = np.array(report["confusion"]["rows_true_cols_pred"])
     types = report["confusion"]["labels"]
@@ -457,9 +446,7 @@ def _html(report: dict[str, Any]) -> str:
     ax.set_xlim(0, 1.05)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
     ax.set_title("per type, test split")
-    fig.tight_layout()
-    img = _png(fig)
-    plt.close(fig)
+    img = png_base64(fig)
     t = report["test"]
     skipped = report["data"]["references_skipped"]
     skip_line = (f"<p><b>{len(skipped)} real items skipped</b>: {h.escape(skipped[0]['reason'])}. Accuracy is on "

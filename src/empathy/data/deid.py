@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -695,38 +694,14 @@ def total_counts(results: Iterable[DeidResult]) -> dict[str, int]:
 # JSONL files (the CLI)
 
 
-def _parse_line(raw: bytes, lineno: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """(item, None) to de-identify, or (None, an error object naming the line). Bytes that are not UTF-8 are
-    replaced with U+FFFD and the line is still de-identified, with a warning."""
-    warning = None
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.decode("utf-8", errors="replace")
-        warning = f"line is not valid UTF-8 (byte {exc.start}); undecodable bytes were replaced with U+FFFD"
-    line = line.lstrip("\ufeff").strip()
-    if not line:
-        return None, {"id": None, "line": lineno, "error": "empty line"}
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return None, {"id": None, "line": lineno, "error": f"malformed JSON ({exc.msg} at column {exc.colno})"}
-    if not isinstance(obj, dict):
-        return None, {"id": None, "line": lineno, "error": f"expected a JSON object, got {type(obj).__name__}"}
-    rid = obj.get("id")
-    if "text" not in obj:
-        return None, {"id": rid, "line": lineno, "error": "missing \"text\""}
-    if not isinstance(obj["text"], str):
-        return None, {"id": rid, "line": lineno, "error": f"\"text\" must be a string, got {type(obj['text']).__name__}"}
-    return {"id": rid, "text": obj["text"], "warning": warning}, None
-
-
 def deidentify_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
     """One output object per input line, in order: {id, text, counts} (plus `warning` for a line that was not
     UTF-8) or {id, line, error}. The caller checks that the file exists."""
+    from empathy.io import parse_text_line
+
     with Path(path).open("rb") as fh:   # bytes, so that each line is decoded (and can fail) on its own
         for lineno, raw in enumerate(fh, start=1):
-            item, err = _parse_line(raw.rstrip(b"\r\n"), lineno)
+            item, err = parse_text_line(raw.rstrip(b"\r\n"), lineno, allow_empty_text=True)
             if err is not None:
                 yield err
                 continue

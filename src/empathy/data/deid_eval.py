@@ -18,9 +18,7 @@ Scoring, per identifier type:
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import re
 import time
@@ -56,17 +54,11 @@ def spans_from_marked(marked: str) -> tuple[str, list[dict[str, Any]]]:
 
 def load_labelled(path: str | Path = DEFAULT_DATA) -> list[dict[str, Any]]:
     """The labelled rows, checked: known split, kind and types, spans inside the text and agreeing with `marked`."""
+    from empathy.io import iter_jsonl_numbered
+
     p = Path(path)
-    if not p.is_file():
-        raise UserError(f"labelled set {p}: file not found")
     rows = []
-    for lineno, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"labelled set {p}, line {lineno}: malformed JSON ({exc.msg})") from None
+    for lineno, r in iter_jsonl_numbered(p, "labelled set"):
         problems = []
         if r.get("split") not in SPLITS:
             problems.append(f"split {r.get('split')!r} not in {SPLITS}")
@@ -223,10 +215,7 @@ def evaluate_deid(data: str | Path = DEFAULT_DATA, out_dir: str | Path = "runs/d
 
 
 def _plot(report: dict[str, Any]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from empathy.plots import plt, png_base64
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 5.2))
     titles = {"holdouts": "holdout rounds, pooled", "all": "all labelled rows"}
@@ -260,11 +249,7 @@ def _plot(report: dict[str, Any]) -> str:
         ax.set_xlabel("replacements per 1,000 texts")
         ax.set_title("real data sets")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return png_base64(fig)
 
 
 def _html(report: dict[str, Any]) -> str:

@@ -6,25 +6,12 @@ the plots are inline PNGs, so it can be attached to an MLflow run or mailed to a
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+from empathy.plots import plt, png_base64
 
 
 def _barh(ax, counts: dict[str, float], title: str, colour: str = "#3b6ea8") -> None:
@@ -57,7 +44,7 @@ def _plots(report: dict[str, Any], splits: dict[str, list[dict[str, Any]]]) -> s
     ax.set_xlabel("answer length (words)")
     ax.set_title("answer lengths by split", fontsize=10)
     ax.legend(fontsize=8)
-    return _png(fig)
+    return png_base64(fig)
 
 
 def _table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:

@@ -48,9 +48,7 @@ sentence at the end of a long message is never truncated away.
 
 from __future__ import annotations
 
-import base64
 import bisect
-import io
 import json
 import math
 import os
@@ -1755,19 +1753,10 @@ def _conversation_eval(det: RiskDetector) -> dict[str, Any]:
     return out
 
 
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def _html(report: dict[str, Any]) -> str:
     import html as h
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from empathy.plots import plt, png_base64
 
     conf = np.array(report["confusion"]["rows_true_cols_pred"])
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
@@ -1799,9 +1788,7 @@ def _html(report: dict[str, Any]) -> str:
     ax.axvline(0.05, ls="--", color="grey")
     ax.set_xlim(0, max(0.2, max([kinds[k]["high_rate"] or 0 for k in ks] + [0])))
     ax.set_title("hard negatives rated high/imminent")
-    fig.tight_layout()
-    img = _png(fig)
-    plt.close(fig)
+    img = png_base64(fig)
     t = report["test"]
     cc = report["counsel_chat"]
     cc_line = (h.escape(cc["skipped"]) if "skipped" in cc else
@@ -1848,39 +1835,12 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}</style></head><bo
 # JSONL classification (the CLI)
 # ---------------------------------------------------------------------------------------------------------------
 
-def _parse_line(raw: bytes, lineno: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """(item, None) to classify or (None, error object). Bytes that are not UTF-8 are replaced, not dropped."""
-    warning = None
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.decode("utf-8", errors="replace")
-        warning = f"line is not valid UTF-8 (byte {exc.start}); undecodable bytes were replaced with U+FFFD"
-    line = line.lstrip("\ufeff").strip()
-    if not line:
-        return None, {"id": None, "line": lineno, "error": "empty line"}
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return None, {"id": None, "line": lineno, "error": f"malformed JSON ({exc.msg} at column {exc.colno})"}
-    if not isinstance(obj, dict):
-        return None, {"id": None, "line": lineno, "error": f"expected a JSON object, got {type(obj).__name__}"}
-    rid = obj.get("id")
-    if "text" not in obj:
-        return None, {"id": rid, "line": lineno, "error": "missing \"text\""}
-    text = obj["text"]
-    if not isinstance(text, str):
-        return None, {"id": rid, "line": lineno, "error": f"\"text\" must be a string, got {type(text).__name__}"}
-    if not text.strip():
-        return None, {"id": rid, "line": lineno, "error": "empty \"text\""}
-    item = {"id": rid, "line": lineno, "text": text, "warning": warning, "has_id": "id" in obj and rid is not None}
-    return item, None
-
-
 def classify_jsonl(path: str | Path, detector: RiskDetector | None = None, batch_size: int = 64) -> Iterator[dict]:
     """One output dict per input line, in order: {id, risk_level, categories, requires_review} or
     {id, line, error}. A record without an id is classified and gets its `line` number; a line that is not
     UTF-8 is decoded with replacement characters, classified, and carries a `warning`."""
+    from empathy.io import parse_text_line
+
     p = Path(path)
     if not p.is_file():
         raise UserError(f"input file {p}: file not found")
@@ -1914,7 +1874,7 @@ def classify_jsonl(path: str | Path, detector: RiskDetector | None = None, batch
     chars = 0
     with p.open("rb") as fh:   # bytes, so that each line is decoded (and can fail) on its own
         for lineno, raw in enumerate(fh, start=1):
-            item, err = _parse_line(raw.rstrip(b"\r\n"), lineno)
+            item, err = parse_text_line(raw.rstrip(b"\r\n"), lineno)
             pending.append((lineno, item, err))
             chars += len(raw)
             if len(pending) >= batch_size or chars > 2_000_000:
