@@ -245,7 +245,8 @@ def curate(pairs: list[QAPair], config: SplitConfig, progress: bool = False
     available = Counter((source_group(p), p.pair_type) for p in kept)
     plan, notes = plan_mix(dict(available), config.mix, config.extracted_share, config.mix_max_factor)
     selected, left_out = select(kept, plan)
+    by_id = {p.id: p for p in kept}
     report["mix"] = {"balanced": True, **notes,
-                     "left_out": dict(sorted(Counter(f"{source_group(p)}:{p.pair_type}" for p in kept
-                                                     if p.id not in {s.id for s in selected}).items()))}
+                     "left_out": dict(sorted(Counter(f"{source_group(by_id[r.id])}:{by_id[r.id].pair_type}"
+                                                     for r in left_out).items()))}
     return selected, rejected + left_out, report

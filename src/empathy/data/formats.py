@@ -26,7 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any, Iterator
 
 from empathy.data.schema import Record, Rejection, Turn
@@ -147,6 +147,7 @@ def load_counsel_chat(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
     """One qa record per question (title + body) with all its answers, in file order."""
     rejected: list[Rejection] = []
     questions: dict[str, dict[str, Any]] = {}
+    texts_per_id: Counter = Counter()
     for lineno, row in csv_rows(spec, ("questionID", "questionTitle", "questionText", "answerText"), rejected):
         qid = row["questionID"].strip()
         question = _clean(" ".join(x for x in (row["questionTitle"], row["questionText"]) if x.strip()))
@@ -159,12 +160,10 @@ def load_counsel_chat(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
         # questionID is not unique in the published file (18 ids cover two different questions): key by the text too
         key = f"{qid}\x1f{question}"
         if key not in questions:
-            n = sum(1 for k in questions if k.split("\x1f", 1)[0] == qid)
-            questions[key] = {"id": qid if n == 0 else f"{qid}-{n + 1}", "question": question, "answers": [],
-                              "row": row, "lines": []}
-        q = questions[key]
-        q["answers"].append((answer, row.get("therapistInfo", "").strip()))
-        q["lines"].append(lineno)
+            texts_per_id[qid] += 1
+            n = texts_per_id[qid]
+            questions[key] = {"id": qid if n == 1 else f"{qid}-{n}", "question": question, "answers": [], "row": row}
+        questions[key]["answers"].append((answer, row.get("therapistInfo", "").strip()))
     records = []
     for q in questions.values():
         qid = q["id"]
@@ -310,11 +309,12 @@ def _kb_items(spec: SourceSpec, rejected: list[Rejection]) -> Iterator[tuple[str
     from empathy.io import require_file
 
     path = require_file(spec.path, f"source {spec.id}")
-    if path.read_bytes().lstrip()[:1] == b"[":
+    raw = path.read_bytes()
+    if raw.lstrip()[:1] == b"[":
         from empathy.errors import UserError
 
         try:
-            data = json.loads(path.read_bytes().decode("utf-8"))
+            data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise UserError(f"source {spec.id} {path}: not a valid JSON list ({exc})") from None
         for n, obj in enumerate(data):

@@ -111,28 +111,28 @@ def load_transcript(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return [], [_reject(spec, "invalid_utf8", f"byte {exc.start}: not valid UTF-8")]
+        return [], [reject(spec, "invalid_utf8", f"byte {exc.start}: not valid UTF-8")]
     if spec.path.suffix.lower() in SUBTITLE_SUFFIXES:
         try:
             subs = parse_subtitles(text, spec.path.name)
         except SubtitleError as exc:
-            return [], [_reject(spec, "malformed_subtitles", str(exc))]
+            return [], [reject(spec, "malformed_subtitles", str(exc))]
         labelled = [(t.speaker, " ".join(t.text.split())) for t in subs.turns() if t.text.strip()]
         paragraphs = [t for _, t in labelled]
     else:
         paragraphs = _paragraphs(text)
         labelled = _labelled_paragraphs(paragraphs)
     if not paragraphs:
-        return [], [_reject(spec, "empty_source", "no text")]
+        return [], [reject(spec, "empty_source", "no text")]
     speakers = spec.speakers or infer_roles(labelled)
     if spec.speakers:
         unlabelled = next((n for n, (label, _) in enumerate(labelled, start=1) if label is None), None)
         if unlabelled is not None:
-            return [], [_reject(spec, "missing_speaker", f"paragraph {unlabelled} has no 'Label: ' prefix")]
+            return [], [reject(spec, "missing_speaker", f"paragraph {unlabelled} has no 'Label: ' prefix")]
         unknown = next(((n, label) for n, (label, _) in enumerate(labelled, start=1) if label not in speakers), None)
         if unknown is not None:
             known = ", ".join(sorted(speakers))
-            return [], [_reject(spec, "unknown_speaker", f"paragraph {unknown[0]}: label {unknown[1]!r} not in speakers "
+            return [], [reject(spec, "unknown_speaker", f"paragraph {unknown[0]}: label {unknown[1]!r} not in speakers "
                                                          f"({known})")]
     if speakers and all(label in speakers for label, _ in labelled):
         record = Record(id=spec.id, content_type="dialogue", source=spec.attribution,
@@ -154,12 +154,12 @@ def load_qa_jsonl(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
     for lineno, obj, item_id in json_lines(spec, rejected):
         missing = [k for k in ("question", "answer") if not isinstance(obj.get(k), str) or not obj[k].strip()]
         if missing:
-            rejected.append(_reject(spec, "missing_field", f"line {lineno}: missing {', '.join(missing)}", item_id))
+            rejected.append(reject(spec, "missing_field", f"line {lineno}: missing {', '.join(missing)}", item_id))
             continue
         wrong = [k for k in ("id", "topic") if obj.get(k) is not None and not isinstance(obj[k], (str, int))]
         wrong += ["topic"] if isinstance(obj.get("topic"), int) else []
         if wrong:
-            rejected.append(_reject(spec, "invalid_field", f"line {lineno}: {', '.join(wrong)} must be a string", item_id))
+            rejected.append(reject(spec, "invalid_field", f"line {lineno}: {', '.join(wrong)} must be a string", item_id))
             continue
         item_id = f"{spec.id}:{obj.get('id') or f'line{lineno}'}"
         attribution = spec.attribution.model_copy(update={"source_id": str(obj.get("id") or f"line{lineno}")})
@@ -186,24 +186,24 @@ def load_edge_cases(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
     rejected: list[Rejection] = []
     for lineno, line, item_id in read_lines(spec):
         if line is None:
-            rejected.append(_reject(spec, "invalid_utf8", f"line {lineno}: not valid UTF-8", item_id))
+            rejected.append(reject(spec, "invalid_utf8", f"line {lineno}: not valid UTF-8", item_id))
             continue
         try:
             item = EdgeCaseRecord.model_validate_json(line)
         except ValidationError as exc:
             err = exc.errors()[0]
-            rejected.append(_reject(spec, "malformed_record", f"line {lineno}: {'.'.join(map(str, err['loc']))}: {err['msg']}",
+            rejected.append(reject(spec, "malformed_record", f"line {lineno}: {'.'.join(map(str, err['loc']))}: {err['msg']}",
                                     item_id))
             continue
         item_id = f"{spec.id}:{item.id}"
         # Defence in depth: the export already holds back unreviewed items; a file edited or assembled by hand must not
         # smuggle one in, nor change the text a clinician approved.
         if item.review.required and item.review.status != "approved":
-            rejected.append(_reject(spec, "review_not_approved", f"line {lineno}: {item.id} needs clinical review "
+            rejected.append(reject(spec, "review_not_approved", f"line {lineno}: {item.id} needs clinical review "
                                                                  f"(status {item.review.status})", item_id))
             continue
         if content_sha256(item.model_dump(mode="json")) != item.content_sha256:
-            rejected.append(_reject(spec, "content_changed", f"line {lineno}: {item.id} differs from what was generated "
+            rejected.append(reject(spec, "content_changed", f"line {lineno}: {item.id} differs from what was generated "
                                                              "and reviewed", item_id))
             continue
         attribution = spec.attribution.model_copy(update={
@@ -233,7 +233,6 @@ LOADERS: dict[str, Callable[[SourceSpec], tuple[list[Record], list[Rejection]]]]
     "knowledge_base": load_knowledge_base,
     "dual_persona": load_dual_persona,
 }
-_reject = reject
 
 # What a source named on the command line (KIND:PATH) is, when no manifest says: its data set, licence and
 # content type. The public sets' terms are those of ../shared/data/README.md.

@@ -1509,8 +1509,6 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     everything = np.ones(len(X), dtype=bool)
     X = with_knn(everything, everything)
     memory = np.where(risky_w | benign_w)[0]
-    from empathy.io import sha256_file as _sha
-
     memory_path = Path(out_path).with_name(MEMORY_FILE.name)
     # a fixed zip timestamp would be better still; np.savez_compressed writes none that change between runs
     np.savez_compressed(memory_path, embeddings=E16[memory].astype(np.float16), risky=risky_w[memory],
@@ -1544,7 +1542,7 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
                 "rule_dropout_weight": RULE_DROPOUT_WEIGHT,
                 "recall_target": RECALL_TARGET},
         "feature_names": feature_names(),
-        "memory": {"file": memory_path.name, "sha256": _sha(memory_path), "windows": int(len(memory)),
+        "memory": {"file": memory_path.name, "sha256": sha256_file(memory_path), "windows": int(len(memory)),
                    "crisis_windows": int(risky_w[memory].sum()), "benign_windows": int(benign_w[memory].sum()),
                    "k": KNN_K},
         "scaler": {"mean": [round(float(x), 7) for x in mean], "scale": [round(float(x), 7) for x in scale]},
