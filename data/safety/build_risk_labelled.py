@@ -2209,7 +2209,8 @@ def read_rounds(folder: Path = ROUNDS) -> None:
 
     A block starts with a header line `[kind=… level=… categories=a,b mode=…]` (categories may be empty) and
     holds one sentence per line until the next header; lines starting with `#` are comments. mode is "dev"
-    (train/val) or "test7" (the round-7 test split).
+    (train/val), "test7" (the round-7 test split: evaluated once, now development) or "test8" (the round-8 test
+    split, the current one).
     """
     for path in sorted(folder.glob("*.txt")):
         header: dict[str, str] | None = None
@@ -2230,8 +2231,8 @@ def read_rounds(folder: Path = ROUNDS) -> None:
                 flush()
                 header = dict(kv.split("=", 1) for kv in line[1:-1].split())
                 missing = {"kind", "level", "mode"} - set(header)
-                if missing or header["mode"] not in ("dev", "test7"):
-                    raise SystemExit(f"{path.name}, line {n}: header needs kind, level, mode=dev|test7: {line}")
+                if missing or header["mode"] not in ("dev", "test7", "test8"):
+                    raise SystemExit(f"{path.name}, line {n}: header needs kind, level, mode=dev|test7|test8: {line}")
                 lines = []
             elif header is None:
                 raise SystemExit(f"{path.name}, line {n}: sentence before the first [header]")
@@ -2261,10 +2262,14 @@ def build() -> list[dict]:
                 # the round-5 test split: evaluated once, its errors published; now development (train or val)
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + ", round-5 test split (evaluated once, then moved to development)"
-            elif mode == "test7":
-                # the round-7 test split (the current one), written blind: rounds/r7_test.txt
+            elif mode == "test8":
+                # the round-8 test split (the current one), written blind: rounds/r8_test.txt
                 split = "test"
-                source = SOURCE + ", round-7 test split"
+                source = SOURCE + ", round-8 test split"
+            elif mode == "test7":
+                # the round-7 test split, written blind: evaluated once, its errors published; now development
+                split = "train" if int(stable_hash(text), 16) % 4 else "val"
+                source = SOURCE + ", round-7 test split (evaluated once, then moved to development)"
             elif mode == "test6":
                 # the round-6 test split: evaluated once for this model and once for the previous one, its errors
                 # read; now development (train or val)
