@@ -2209,8 +2209,8 @@ def read_rounds(folder: Path = ROUNDS) -> None:
 
     A block starts with a header line `[kind=… level=… categories=a,b mode=…]` (categories may be empty) and
     holds one sentence per line until the next header; lines starting with `#` are comments. mode is "dev"
-    (train/val), "test7" (the round-7 test split: evaluated once, now development) or "test8" (the round-8 test
-    split, the current one).
+    (train/val), "test7" or "test8" (the round-7 and round-8 test splits: each evaluated once, now development) or
+    "test9" (the round-9 test split, the current one).
     """
     for path in sorted(folder.glob("*.txt")):
         header: dict[str, str] | None = None
@@ -2231,8 +2231,8 @@ def read_rounds(folder: Path = ROUNDS) -> None:
                 flush()
                 header = dict(kv.split("=", 1) for kv in line[1:-1].split())
                 missing = {"kind", "level", "mode"} - set(header)
-                if missing or header["mode"] not in ("dev", "test7", "test8"):
-                    raise SystemExit(f"{path.name}, line {n}: header needs kind, level, mode=dev|test7|test8: {line}")
+                if missing or header["mode"] not in ("dev", "test7", "test8", "test9"):
+                    raise SystemExit(f"{path.name}, line {n}: header needs kind, level, mode=dev|test7|test8|test9: {line}")
                 lines = []
             elif header is None:
                 raise SystemExit(f"{path.name}, line {n}: sentence before the first [header]")
@@ -2262,10 +2262,14 @@ def build() -> list[dict]:
                 # the round-5 test split: evaluated once, its errors published; now development (train or val)
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + ", round-5 test split (evaluated once, then moved to development)"
-            elif mode == "test8":
-                # the round-8 test split (the current one), written blind: rounds/r8_test.txt
+            elif mode == "test9":
+                # the round-9 test split (the current one), written blind: rounds/r9_test.txt
                 split = "test"
-                source = SOURCE + ", round-8 test split"
+                source = SOURCE + ", round-9 test split"
+            elif mode == "test8":
+                # the round-8 test split, written blind: evaluated once, its errors read; now development
+                split = "train" if int(stable_hash(text), 16) % 4 else "val"
+                source = SOURCE + ", round-8 test split (evaluated once, then moved to development)"
             elif mode == "test7":
                 # the round-7 test split, written blind: evaluated once, its errors published; now development
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"

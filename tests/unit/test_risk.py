@@ -226,6 +226,37 @@ def test_packaged_model_file_is_consistent():
     memory = risk.MEMORY_FILE
     assert model["memory"]["file"] == memory.name and memory.stat().st_size < 3_000_000
     assert model["memory"]["windows"] == model["memory"]["crisis_windows"] + model["memory"]["benign_windows"]
+    text = risk.TEXT_FILE
+    assert model["text_features"]["file"] == text.name and text.stat().st_size < 3_000_000
+    with np.load(text) as z:
+        n_text = len(z["word_vocabulary"]) + len(z["char_vocabulary"])
+        assert n_text == model["text_features"]["word_ngrams"] + model["text_features"]["char_ngrams"]
+        for name in [f"head_{h}" for h in risk.HEADS] + [f"cat_{c}" for c in RISK_CATEGORIES]:
+            assert z[name].shape == (n_text,)
+
+
+def test_ngram_features_round_trip_through_their_arrays():
+    texts = ["this commute is killing me", "i want to kill myself tonight", "killing time before the train",
+             "i want a cup of tea", "the commute is long tonight"]
+    fitted = risk.TextFeatures.fit(texts)
+    loaded = risk.TextFeatures.from_arrays(fitted.arrays(), fitted.weight)
+    a, b = fitted.transform(texts).toarray(), loaded.transform(texts).toarray()
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    assert fitted.size == a.shape[1] and a.max() <= fitted.weight + 1e-4 and a.sum() > 0
+
+
+def test_ngram_file_must_match_its_model(tmp_path):
+    import shutil
+
+    shutil.copy(risk.MODEL_FILE, tmp_path / "risk_model.json")
+    shutil.copy(risk.MEMORY_FILE, tmp_path / risk.MEMORY_FILE.name)
+    with pytest.raises(UserError, match="n-grams .* file not found"):
+        RiskDetector.load(tmp_path / "risk_model.json")
+    with np.load(risk.TEXT_FILE) as z:
+        arrays = {k: z[k] for k in z.files if k != "head_ge_high"}
+    np.savez_compressed(tmp_path / risk.TEXT_FILE.name, **arrays)
+    with pytest.raises(UserError, match="does not match"):
+        RiskDetector.load(tmp_path / "risk_model.json")
 
 
 def test_memory_must_match_its_model(tmp_path):

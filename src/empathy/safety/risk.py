@@ -11,7 +11,7 @@
 Levels: none < low < moderate < high < imminent. `requires_review` is true for
 high and imminent, which is what the clinical review queue keys on.
 
-How a text is scored, in three layers:
+How a text is scored, in four layers:
 
 1. Rules. Per-category regular expressions find direct statements ("kill
    myself"), indirect signs (a plan, a means, a date, goodbyes, giving
@@ -27,14 +27,20 @@ How a text is scored, in three layers:
    all-MiniLM-L6-v2 encoder (`empathy.embeddings.encode`); its cosine
    similarity to hand-written prototypes of each category and of each kind of
    hard negative adds 14 features to the 384 dimensions.
-3. A classifier. Logistic regressions on all features: four cumulative heads P(level >= low/moderate/high/
+3. Neighbours and n-grams. The similarity of each window to its nearest labelled crisis and benign windows
+   (risk_memory.npz), and TF-IDF word 1-2 grams and character 2-5 grams of the window (risk_text.npz): the
+   phrasing that mean-pooled embeddings blur ("is killing me" against "want to kill me", "lol" against
+   "tonight").
+4. A classifier. Logistic regressions on all features: four cumulative heads P(level >= low/moderate/high/
    imminent) and one head per category, fitted on the train and val splits of data/safety/risk_labelled.jsonl
-   plus counsel-chat's benign-topic train questions as weak negatives. Each labelled row is also added once
-   with its rule features zeroed ("rule dropout"), so the embedding carries weight of its own where the rules
-   miss. Thresholds come from 5-fold out-of-fold predictions (high: the largest threshold that keeps
-   out-of-fold recall of high/imminent at RECALL_TARGET). The test split is never read by training.
-   risk_model.json holds everything: coefficients, scaler, thresholds, the sha256 of the training data and
-   of counsel-chat, and the embedding model's name. Retraining is deterministic.
+   plus counsel-chat's benign-topic train questions and AnnoMI/ESConv client turns as weak negatives. Each
+   labelled row is also added once with its rule features zeroed ("rule dropout"), so the embedding carries
+   weight of its own where the rules miss. Thresholds come from 5-fold out-of-fold predictions (high: the pair
+   of thresholds, with and without rule evidence, that keeps out-of-fold recall of high/imminent at
+   RECALL_TARGET with the fewest false alarms). The test split is never read by training.
+   risk_model.json holds the dense coefficients, scaler, thresholds, the sha256 of the training data, of the
+   weak negatives and of the two .npz files beside it, and the embedding model's name. Retraining is
+   deterministic.
 
 An undiscounted rule match of strength "imminent" (a plan with means and time, an act in progress) is never
 rated below high, whatever the classifier says.
@@ -70,11 +76,11 @@ LEVEL_INDEX = {name: i for i, name in enumerate(RISK_LEVELS)}
 REVIEW_LEVELS = ("high", "imminent")
 MODEL_FILE = Path(__file__).resolve().with_name("risk_model.json")
 DEFAULT_DATA = Path("data/safety/risk_labelled.jsonl")
-# train and val develop the detector; test is the current test split (round 5); test_r3 is the round-3 test split,
+# train and val develop the detector; test is the current test split (round 9); test_r3 is the round-3 test split,
 # retired after two evaluations: reported (clearly labelled as seen before), never trained on
 SPLITS = ("train", "val", "test", "test_r3")
 RETIRED_TEST_SPLITS = ("test_r3",)
-FORMAT_VERSION = 3            # 2: a second high threshold without rule evidence; 3: neighbour features
+FORMAT_VERSION = 4            # 2: a second high threshold without rule evidence; 3: neighbour features; 4: n-grams
 
 MAX_WINDOW_SENTENCES = 3
 MAX_WINDOW_WORDS = 60
@@ -1023,6 +1029,7 @@ class _Window:
     rule_feats: np.ndarray
     rule_level: int
     matches: list[Match]
+    text: str = ""          # the window as the encoder and the n-gram features see it (idioms cut out)
 
 
 def _doc_windows(doc: int, text: str, scan: RuleScan) -> list[_Window]:
@@ -1068,6 +1075,81 @@ def _load_memory(path: Path, sha256: str) -> tuple[np.ndarray, np.ndarray, np.nd
         return z["embeddings"].astype(np.float32), z["risky"].astype(bool), z["benign"].astype(bool)
 
 
+# word 1-2 grams and character 2-5 grams (within words) of each window, TF-IDF weighted. Mean-pooled MiniLM
+# vectors blur phrasing: "is killing me" and "want to kill me", "lol" and "tonight", sit close together. The
+# n-grams keep it. TEXT_WEIGHT scales them against the standardised dense features, which under one L2 penalty
+# is a weaker penalty on them (chosen out-of-fold on train + val: 30 gave the fewest false alarms at the recall
+# target among 10-120).
+TEXT_WORD_FEATURES = 5000
+TEXT_CHAR_FEATURES = 20000
+TEXT_WEIGHT = 30.0
+TEXT_FILE = MODEL_FILE.with_name("risk_text.npz")
+
+
+class TextFeatures:
+    """TF-IDF n-grams of window texts, fitted on the training windows and stored as vocabularies + idf."""
+
+    KINDS = {"word": {"analyzer": "word", "ngram_range": (1, 2), "max_features": TEXT_WORD_FEATURES},
+             "char": {"analyzer": "char_wb", "ngram_range": (2, 5), "max_features": TEXT_CHAR_FEATURES}}
+
+    def __init__(self, vectorizers: dict[str, Any], weight: float = TEXT_WEIGHT):
+        self.vectorizers = vectorizers
+        self.weight = weight
+
+    @classmethod
+    def fit(cls, texts: list[str]) -> "TextFeatures":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        return cls({k: TfidfVectorizer(min_df=2, sublinear_tf=True, dtype=np.float32, **kw).fit(texts)
+                    for k, kw in cls.KINDS.items()})
+
+    @property
+    def size(self) -> int:
+        return sum(len(v.vocabulary_) for v in self.vectorizers.values())
+
+    def transform(self, texts: list[str]):
+        import scipy.sparse as sp
+
+        return sp.hstack([v.transform(texts) for v in self.vectorizers.values()]).tocsr() * self.weight
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for k, v in self.vectorizers.items():
+            out[f"{k}_vocabulary"] = np.array(sorted(v.vocabulary_, key=v.vocabulary_.get))
+            out[f"{k}_idf"] = v.idf_.astype(np.float32)
+        return out
+
+    @classmethod
+    def from_arrays(cls, z: Any, weight: float) -> "TextFeatures":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vecs = {}
+        for k, kw in cls.KINDS.items():
+            kw = {key: val for key, val in kw.items() if key != "max_features"}
+            vocab = [str(t) for t in z[f"{k}_vocabulary"]]
+            v = TfidfVectorizer(sublinear_tf=True, dtype=np.float32, vocabulary={t: i for i, t in enumerate(vocab)},
+                                **kw)
+            v.idf_ = z[f"{k}_idf"].astype(np.float64)
+            vecs[k] = v
+        return cls(vecs, weight)
+
+
+def _load_text_model(path: Path, sha256: str, weight: float, heads: Iterable[str]
+                     ) -> tuple[TextFeatures, dict[str, np.ndarray]]:
+    """The n-gram vocabularies and each head's n-gram coefficients, checked against the model file."""
+    from empathy.io import sha256_file
+
+    if not path.is_file():
+        raise UserError(f"risk model n-grams {path}: file not found (retrain with `empathy safety train-detector`)")
+    if sha256_file(path) != sha256:
+        raise UserError(f"risk model n-grams {path}: does not match its model file (retrain, or restore both files)")
+    with np.load(path) as z:
+        missing = [h for h in heads if h not in z.files]
+        if missing:
+            raise UserError(f"risk model n-grams {path}: no coefficients for {', '.join(missing)}; retrain it")
+        return TextFeatures.from_arrays(z, weight), {h: z[h].astype(np.float64) for h in heads}
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
@@ -1097,6 +1179,10 @@ class RiskDetector:
         self._protos: dict[str, np.ndarray] | None = None
         self.memory = _load_memory(Path(path).with_name(model["memory"]["file"]) if path else MEMORY_FILE,
                                    model["memory"]["sha256"])
+        tf = model["text_features"]
+        self.text, self.text_coef = _load_text_model(
+            Path(path).with_name(tf["file"]) if path else TEXT_FILE, tf["sha256"], float(tf["weight"]),
+            [f"head_{k}" for k in self.heads] + [f"cat_{k}" for k in self.cats])
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "RiskDetector":
@@ -1122,10 +1208,11 @@ class RiskDetector:
             X[:, -len(KNN_FEATURES):] = knn_features(X[:, :384], bank, risky, benign)
         return scans, wins, X
 
-    def _probs(self, X: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def _probs(self, X: np.ndarray, wins: list[_Window]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         Z = (X - self.mean) / self.scale
-        heads = {k: _sigmoid(Z @ w + b) for k, (w, b) in self.heads.items()}
-        cats = {k: _sigmoid(Z @ w + b) for k, (w, b) in self.cats.items()}
+        T = self.text.transform([w.text for w in wins])
+        heads = {k: _sigmoid(Z @ w + T @ self.text_coef[f"head_{k}"] + b) for k, (w, b) in self.heads.items()}
+        cats = {k: _sigmoid(Z @ w + T @ self.text_coef[f"cat_{k}"] + b) for k, (w, b) in self.cats.items()}
         return heads, cats
 
     # -- scoring ----------------------------------------------------------------------------------------------
@@ -1139,7 +1226,7 @@ class RiskDetector:
             if not isinstance(t, str):
                 raise TypeError(f"assess_many: item {i} is {type(t).__name__}, expected str")
         scans, wins, X = self._windows(texts, batch_size)
-        heads, cats = self._probs(X) if len(X) else ({}, {})
+        heads, cats = self._probs(X, wins) if len(X) else ({}, {})
         levels = _levels_from_heads(heads, self.thresholds, [w.rule_level for w in wins], [w.matches for w in wins])
         by_doc: dict[int, list[int]] = {}
         for i, w in enumerate(wins):
@@ -1221,7 +1308,9 @@ def _featurise(texts: list[str], batch_size: int, protos: dict[str, np.ndarray],
             for i, w in enumerate(_doc_windows(d, t, sc)) if keep is None or keep(d, i)]
     if not wins:
         return scans, wins, np.zeros((0, len(feature_names())), dtype=np.float32)
-    E = embed([_embed_text(scans[w.doc], w.start, w.end) for w in wins], batch_size)
+    for w in wins:
+        w.text = _embed_text(scans[w.doc], w.start, w.end)
+    E = embed([w.text for w in wins], batch_size)
     P = np.stack([(E @ protos[k].T).max(axis=1) for k in PROTOTYPES], axis=1)
     R = np.stack([w.rule_feats for w in wins])
     K = np.zeros((len(wins), len(KNN_FEATURES)), dtype=np.float32)   # filled against a memory by the caller
@@ -1408,7 +1497,14 @@ def _with_rule_dropout(X: np.ndarray, level: np.ndarray, cats: list[set[str]], w
             np.concatenate([w, np.full(len(idx), RULE_DROPOUT_WEIGHT)]))
 
 
-def _fit_heads(Z: np.ndarray, level: np.ndarray, cats: list[set[str]] | None, w: np.ndarray) -> tuple[dict, dict]:
+def _design(Z: np.ndarray, T: Any) -> Any:
+    """Dense standardised features beside the sparse n-grams: one design matrix for every head."""
+    import scipy.sparse as sp
+
+    return sp.hstack([sp.csr_matrix(Z), T]).tocsr()
+
+
+def _fit_heads(Z: Any, level: np.ndarray, cats: list[set[str]] | None, w: np.ndarray) -> tuple[dict, dict]:
     targets = {"ge_low": level >= 1, "ge_moderate": level >= 2, "ge_high": level >= 3, "imminent": level >= 4}
     heads = {k: _fit_lr(Z, y.astype(int), TRAIN_C, w) for k, y in targets.items()}
     cat_models = ({c: _fit_lr(Z, np.array([c in cs for cs in cats], dtype=int), TRAIN_C, w) for c in RISK_CATEGORIES}
@@ -1462,6 +1558,17 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     E16 = X[:, :384].astype(np.float16).astype(np.float32)
     risky_w, benign_w = ~weak_rows & (level >= 3), ~weak_rows & (level <= 1)
 
+    wtext = [wn.text for wn in wins]
+
+    def ngrams(fit_rows: np.ndarray) -> tuple[TextFeatures, Any]:
+        """n-grams fitted on fit_rows, and fit_rows' n-grams with the rule-dropout copies appended."""
+        import scipy.sparse as sp
+
+        tf = TextFeatures.fit([wtext[i] for i in np.where(fit_rows)[0]])
+        Tfit = tf.transform([wtext[i] for i in np.where(fit_rows)[0]])
+        copies = np.where(~weak_rows[fit_rows])[0]      # the order _with_rule_dropout appends its copies in
+        return tf, sp.vstack([Tfit, Tfit[copies]]).tocsr()
+
     def with_knn(rows: np.ndarray, bank_rows: np.ndarray) -> np.ndarray:
         """X[rows] with its neighbour features against the labelled windows in bank_rows (own sentence hidden)."""
         Xr = X[rows].copy()
@@ -1490,8 +1597,10 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
         Xtr, Xte = with_knn(tr, tr), with_knn(te, tr)
         mean, scale = _scaler(Xtr)
         Xf, lf, _, wf = _with_rule_dropout(Xtr, level[tr], [cats[i] for i in np.where(tr)[0]], w[tr], ~weak_rows[tr])
-        heads, _ = _fit_heads((Xf - mean) / scale, lf, None, wf)
-        Zte = (Xte - mean) / scale
+        tf, Tf = ngrams(tr)
+        Tte = tf.transform([wtext[i] for i in np.where(te)[0]])
+        heads, _ = _fit_heads(_design((Xf - mean) / scale, Tf), lf, None, wf)
+        Zte = _design((Xte - mean) / scale, Tte)
         for k, m in heads.items():
             np.maximum.at(oof[k], oof_doc[te], m.predict_proba(Zte)[:, 1])
     lv = np.concatenate([[LEVEL_INDEX[r["risk_level"]] for r in dev], np.full(len(turns), -1)]).astype(int)
@@ -1515,10 +1624,16 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
                         benign=benign_w[memory])
     mean, scale = _scaler(X)
     Xf, lf, cf, wf = _with_rule_dropout(X, level, cats, w, ~weak_rows)
-    heads, cat_models = _fit_heads((Xf - mean) / scale, lf, cf, wf)
+    text, Tf = ngrams(everything)
+    heads, cat_models = _fit_heads(_design((Xf - mean) / scale, Tf), lf, cf, wf)
+    n_dense = X.shape[1]
+    text_path = Path(out_path).with_name(TEXT_FILE.name)
+    np.savez_compressed(text_path, **text.arrays(),
+                        **{f"head_{k}": m.coef_[0][n_dense:].astype(np.float32) for k, m in heads.items()},
+                        **{f"cat_{k}": m.coef_[0][n_dense:].astype(np.float32) for k, m in cat_models.items()})
 
     def pack(m) -> dict[str, Any]:
-        return {"coef": [round(float(x), 7) for x in m.coef_[0]], "intercept": round(float(m.intercept_[0]), 7)}
+        return {"coef": [round(float(x), 7) for x in m.coef_[0][:n_dense]], "intercept": round(float(m.intercept_[0]), 7)}
 
     model = {
         "format_version": FORMAT_VERSION,
@@ -1535,13 +1650,17 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
                                  "turns": len(turns), "weight": TURN_WEIGHT,
                                  "sha256": {name: sha256_file(path) for name, path in _turn_files().items()}}
                                 if turns else {"source": None, "note": "annomi/esconv not found or not used"}),
-        "fit": {"estimator": "sklearn LogisticRegression(lbfgs, class_weight=balanced) per head", "C": TRAIN_C,
+        "fit": {"estimator": "sklearn LogisticRegression(lbfgs, class_weight=balanced) per head, on the dense "
+                               "features and the TF-IDF n-grams", "C": TRAIN_C,
                 "threshold_selection": f"{CV_FOLDS}-fold out-of-fold predictions on train+val and the real turns; "
                                        "high: the pair (with, without rule evidence) that keeps recall at the "
                                        "target with the fewest false alarms",
                 "rule_dropout_weight": RULE_DROPOUT_WEIGHT,
                 "recall_target": RECALL_TARGET},
         "feature_names": feature_names(),
+        "text_features": {"file": text_path.name, "sha256": sha256_file(text_path), "weight": TEXT_WEIGHT,
+                          "word_ngrams": len(text.vectorizers["word"].vocabulary_),
+                          "char_ngrams": len(text.vectorizers["char"].vocabulary_)},
         "memory": {"file": memory_path.name, "sha256": sha256_file(memory_path), "windows": int(len(memory)),
                    "crisis_windows": int(risky_w[memory].sum()), "benign_windows": int(benign_w[memory].sum()),
                    "k": KNN_K},
