@@ -1063,15 +1063,20 @@ def _select_windows(ws: list[_Window]) -> list[_Window]:
     return [ws[i] for i in sorted(set(keep))]
 
 
-def _load_memory(path: Path, sha256: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The labelled windows' embeddings (float16) and which are crisis and benign, checked against the model."""
+def _verified(path: Path, sha256: str, what: str) -> Path:
+    """A file beside risk_model.json, present and with the sha256 the model recorded for it."""
     from empathy.io import sha256_file
 
     if not path.is_file():
-        raise UserError(f"risk model memory {path}: file not found (retrain with `empathy safety train-detector`)")
+        raise UserError(f"risk model {what} {path}: file not found (retrain with `empathy safety train-detector`)")
     if sha256_file(path) != sha256:
-        raise UserError(f"risk model memory {path}: does not match its model file (retrain, or restore both files)")
-    with np.load(path) as z:
+        raise UserError(f"risk model {what} {path}: does not match its model file (retrain, or restore both files)")
+    return path
+
+
+def _load_memory(path: Path, sha256: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The labelled windows' embeddings (float16) and which are crisis and benign, checked against the model."""
+    with np.load(_verified(path, sha256, "memory")) as z:
         return z["embeddings"].astype(np.float32), z["risky"].astype(bool), z["benign"].astype(bool)
 
 
@@ -1137,13 +1142,7 @@ class TextFeatures:
 def _load_text_model(path: Path, sha256: str, weight: float, heads: Iterable[str]
                      ) -> tuple[TextFeatures, dict[str, np.ndarray]]:
     """The n-gram vocabularies and each head's n-gram coefficients, checked against the model file."""
-    from empathy.io import sha256_file
-
-    if not path.is_file():
-        raise UserError(f"risk model n-grams {path}: file not found (retrain with `empathy safety train-detector`)")
-    if sha256_file(path) != sha256:
-        raise UserError(f"risk model n-grams {path}: does not match its model file (retrain, or restore both files)")
-    with np.load(path) as z:
+    with np.load(_verified(path, sha256, "n-grams")) as z:
         missing = [h for h in heads if h not in z.files]
         if missing:
             raise UserError(f"risk model n-grams {path}: no coefficients for {', '.join(missing)}; retrain it")
