@@ -1,4 +1,4 @@
-"""KFP component: semantic validation of Q/A pairs (MiniLM similarity, format checks)."""
+"""KFP component: semantic validation of Q/A pairs (format checks, then the trained validator's score)."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Output

@@ -19,6 +19,9 @@
     empathy data train-content-type [--data data/content_type/labelled.jsonl] [--out MODEL.json]
     empathy data evaluate-content-type [--data ...] [--model M] [--out-dir runs/data/content_type]
     empathy data deidentify FILE.jsonl [--out OUT.jsonl]
+    empathy data validate-pairs FILE.jsonl [--out OUT.jsonl] [--model M]   ({id, question, answer} lines)
+    empathy data train-validator [--counsel-chat CSV] [--generic GENERIC.jsonl] [--out MODEL.json]
+    empathy data evaluate-validator [--counsel-chat CSV] [--model M] [--out-dir runs/data/validator]
     empathy data evaluate-deid [--data data/deid/labelled.jsonl] [--out-dir runs/data/deid] [--no-real-data]
     empathy review list [--status pending] | show ID | approve ID --reviewer NAME | reject ID --reviewer NAME --note WHY
     empathy review audit [--verify]
@@ -287,6 +290,54 @@ def cmd_data_deidentify(args):
     print(f"de-identified {lines} lines, {errors} errors; replaced: {replaced}", file=sys.stderr)
 
 
+def cmd_data_validate_pairs(args):
+    from empathy.data.validate import summarise, validate_jsonl
+
+    cfg = _config(args).validate_
+    if args.model:
+        cfg = cfg.model_copy(update={"model": args.model})
+    results = []
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115 - closed below
+    try:
+        for row in validate_jsonl(args.file, cfg):
+            results.append(row)
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    finally:
+        if args.out:
+            out.close()
+    summary = summarise(results)
+    rejected = ", ".join(f"{k} {v}" for k, v in summary["rejected"].items()) or "none"
+    print(f"validated {summary['lines']} lines, {summary['errors']} errors; accepted {summary['accepted']}; "
+          f"rejected: {rejected}", file=sys.stderr)
+
+
+def _use_embedding_cache(path: str | None) -> None:
+    if path:
+        from empathy.embeddings import use_cache
+
+        use_cache(path)
+
+
+def cmd_data_train_validator(args):
+    from empathy.data.validate_eval import train_validator
+
+    _use_embedding_cache(args.embedding_cache)
+    _print(train_validator(args.counsel_chat, args.generic, args.out))
+
+
+def cmd_data_evaluate_validator(args):
+    from empathy.config import ValidateConfig
+    from empathy.data.validate_eval import evaluate_validator
+
+    _use_embedding_cache(args.embedding_cache)
+    report = evaluate_validator(args.counsel_chat, args.generic, args.out_dir,
+                                config=ValidateConfig(model=args.model) if args.model else None)
+    _print({"test": report["test"], "reasons": report["reasons"],
+            "plain_cosine": report["baselines"]["plain_cosine_val_calibrated"],
+            "plain_cosine_at_validator_kept": report["baselines"]["plain_cosine_at_validator_kept"],
+            "trained_on_this_data": report["model"]["trained_on_this_data"], "paths": report["paths"]})
+
+
 def cmd_data_evaluate_deid(args):
     from empathy.data.deid_eval import evaluate_deid
 
@@ -540,6 +591,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="JSONL input, one {\"id\", \"text\"} object per line")
     p.add_argument("--out", help="write the JSONL results ({id, text, counts}) here instead of stdout")
     p.set_defaults(func=cmd_data_deidentify)
+    p = data.add_parser("validate-pairs", help="semantic validation of each {id, question, answer} line of a JSONL "
+                        "file: one {id, score, accepted, reason} line each, in order")
+    p.add_argument("file", help="JSONL input, one {\"id\", \"question\", \"answer\"} object per line")
+    p.add_argument("--out", help="write the JSONL results here instead of stdout")
+    p.add_argument("--model", help="validator model file (default: the config's, else the packaged one)")
+    p.add_argument("--config", help="pipeline config YAML; its validate section (default: configs/pipeline/demo.yaml)")
+    p.set_defaults(func=cmd_data_validate_pairs)
+    for name, func, help_ in (("train-validator", cmd_data_train_validator,
+                               "fit the semantic validator on counsel-chat's train split, calibrate it on val, and "
+                               "write its model file"),
+                              ("evaluate-validator", cmd_data_evaluate_validator,
+                               "semantic validator vs plain cosine on counsel-chat's test split: report.json + "
+                               "report.html")):
+        p = data.add_parser(name, help=help_, description=help_)
+        p.add_argument("--counsel-chat", help="counsel_chat.csv (default: $EMPATHY_SHARED_DATA, then ../shared/data)")
+        p.add_argument("--generic", default="data/validate/generic_answers.jsonl", help="the generic answers")
+        p.add_argument("--embedding-cache", help="SQLite file of cached embeddings (default: $EMPATHY_EMBEDDING_CACHE, "
+                                                 "else none)")
+        if name == "train-validator":
+            p.add_argument("--out", default="src/empathy/data/validate_model.json",
+                           help="model file to write (its bank, validate_bank.npz, goes beside it)")
+        else:
+            p.add_argument("--model", help="model file (default: the packaged one)")
+            p.add_argument("--out-dir", default="runs/data/validator")
+        p.set_defaults(func=func)
     p = data.add_parser("evaluate-deid", help="de-identification precision/recall on the labelled set and counts on the "
                         "real data sets: report.json + report.html")
     p.add_argument("--data", default="data/deid/labelled.jsonl", help="the labelled de-identification set")

@@ -52,11 +52,24 @@ class PairsConfig(StrictModel):
 
 
 class ValidateConfig(StrictModel):
-    min_similarity: float = Field(0.2, ge=-1.0, le=1.0, description="cosine of MiniLM embeddings, question vs answer")
+    """Semantic validation (empathy.data.validate): format checks, then the trained validator's score."""
+
     min_question_words: int = Field(3, ge=1)
     min_answer_words: int = Field(8, ge=1)
-    max_answer_words: int = Field(400, ge=1)
-    batch_size: int = Field(32, ge=1)
+    max_answer_words: int = Field(600, ge=1, description="longer answers are rejected (answer_too_long); 5% of "
+                                                         "counsel-chat's train answers are over 400 words")
+    model: str | None = Field(None, description="validator model file; default: the packaged "
+                                                "src/empathy/data/validate_model.json (its bank file beside it)")
+    threshold: float | None = Field(None, ge=0.0, le=1.0, description="accept a pair whose score is at least this; "
+                                    "default: the model's threshold, calibrated on counsel-chat's val split")
+    batch_size: int = Field(32, ge=1, description="embedding batch size")
+
+    @model_validator(mode="after")
+    def _lengths(self) -> "ValidateConfig":
+        if self.min_answer_words > self.max_answer_words:
+            raise ValueError(f"min_answer_words ({self.min_answer_words}) is above max_answer_words "
+                             f"({self.max_answer_words})")
+        return self
 
 
 class ScreenConfig(StrictModel):

@@ -51,13 +51,14 @@ def iter_jsonl(path: str | Path, what: str = "JSONL file") -> Iterator[dict[str,
         yield obj
 
 
-def parse_text_line(raw: bytes, lineno: int, allow_empty_text: bool = False
-                    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """One line of a `{"id", "text"}` JSONL input read as bytes, for commands that answer every line.
+def parse_fields_line(raw: bytes, lineno: int, fields: tuple[str, ...], allow_empty: tuple[str, ...] = ()
+                      ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """One line of a JSONL input read as bytes whose objects carry an id and the string `fields`.
 
-    (item, None) with id, line, text, warning and has_id; or (None, an error object {id, line, error} naming
-    the problem). Bytes that are not UTF-8 are replaced with U+FFFD and the line still counts, with a warning:
-    a crisis message must not be dropped for one bad byte.
+    For commands that answer every line: (item, None) with id, line, each field, warning and has_id; or
+    (None, an error object {id, line, error} naming the problem). Bytes that are not UTF-8 are replaced with
+    U+FFFD and the line still counts, with a warning: one bad byte must not drop the line. A field named in
+    `allow_empty` may be blank.
     """
     warning = None
     try:
@@ -75,14 +76,27 @@ def parse_text_line(raw: bytes, lineno: int, allow_empty_text: bool = False
     if not isinstance(obj, dict):
         return None, {"id": None, "line": lineno, "error": f"expected a JSON object, got {type(obj).__name__}"}
     rid = obj.get("id")
-    if "text" not in obj:
-        return None, {"id": rid, "line": lineno, "error": "missing \"text\""}
-    text = obj["text"]
-    if not isinstance(text, str):
-        return None, {"id": rid, "line": lineno, "error": f"\"text\" must be a string, got {type(text).__name__}"}
-    if not allow_empty_text and not text.strip():
-        return None, {"id": rid, "line": lineno, "error": "empty \"text\""}
-    return {"id": rid, "line": lineno, "text": text, "warning": warning, "has_id": "id" in obj and rid is not None}, None
+    item: dict[str, Any] = {"id": rid, "line": lineno}
+    for name in fields:
+        if name not in obj:
+            return None, {"id": rid, "line": lineno, "error": f"missing \"{name}\""}
+        value = obj[name]
+        if not isinstance(value, str):
+            return None, {"id": rid, "line": lineno,
+                          "error": f"\"{name}\" must be a string, got {type(value).__name__}"}
+        if name not in allow_empty and not value.strip():
+            return None, {"id": rid, "line": lineno, "error": f"empty \"{name}\""}
+        item[name] = value
+    return {**item, "warning": warning, "has_id": "id" in obj and rid is not None}, None
+
+
+def parse_text_line(raw: bytes, lineno: int, allow_empty_text: bool = False
+                    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """One line of a `{"id", "text"}` JSONL input read as bytes (parse_fields_line with the one field "text").
+
+    A crisis message must not be dropped for one bad byte: undecodable bytes are replaced, with a warning.
+    """
+    return parse_fields_line(raw, lineno, ("text",), ("text",) if allow_empty_text else ())
 
 
 def read_jsonl(path: str | Path, what: str = "JSONL file", allow_empty: bool = False) -> list[dict[str, Any]]:

@@ -82,7 +82,7 @@ def test_no_config_gives_defaults() -> None:
 def test_demo_config_values() -> None:
     cfg = load_pipeline_config(REPO / "configs" / "pipeline" / "demo.yaml")
     assert cfg.corpus_dir == "data/demo"
-    assert cfg.validate_.min_similarity == 0.2
+    assert cfg.validate_.max_answer_words == 600 and cfg.validate_.threshold is None and cfg.validate_.model is None
     assert cfg.deploy.max_new_tokens == 48
     assert cfg.registry.experiment == "empathy-demo"
     # the preset was pulled in

@@ -36,6 +36,7 @@ def test_counsel_chat_groups_answers_under_their_question(tmp_path) -> None:
     assert [t.role for t in rec.turns] == ["asker", "responder", "responder"]
     assert rec.turns[0].text == "Sleep I cannot sleep. What helps?"
     assert rec.source.url == "https://x/1" and rec.source.dataset == "counsel-chat" and rec.source.licence
+    assert rec.meta == {"split": "train"}    # the data set's own split, which the semantic validator trains on
     (bad,) = rejected
     assert bad.reason == "missing_field" and "cc.csv: line 6" in bad.detail   # quoted fields span lines
 

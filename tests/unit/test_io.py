@@ -4,7 +4,9 @@ Covers require_file / read_jsonl / iter_jsonl / read_yaml / read_json on a
 missing file, an empty file, a directory, malformed JSON (line number named),
 a JSON line that is not an object, malformed YAML (line named) and YAML whose
 top level is not a mapping; the write_jsonl / read_jsonl round trip with
-non-ASCII text; write_json; and stable_hash / sha256_file determinism.
+non-ASCII text; write_json; stable_hash / sha256_file determinism; and the
+per-line parsers for commands that answer every line (parse_fields_line,
+parse_text_line).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import pytest
 
 from empathy.errors import UserError
 from empathy.io import (
-    iter_jsonl, read_json, read_jsonl, read_yaml, require_file, sha256_file, stable_hash, write_json, write_jsonl,
+    iter_jsonl, parse_fields_line, parse_text_line, read_json, read_jsonl, read_yaml, require_file, sha256_file,
+    stable_hash, write_json, write_jsonl,
 )
 
 READERS = {
@@ -223,3 +226,36 @@ def test_sha256_file_matches_hashlib(tmp_path: Path) -> None:
     data = json.dumps({"k": "v" * 1000}).encode()
     path.write_bytes(data)
     assert sha256_file(path) == hashlib.sha256(data).hexdigest()
+
+
+# --- per-line parsers -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw,error", [
+    (b"", "empty line"),
+    (b"{oops", "malformed JSON"),
+    (b'"a string"', "expected a JSON object, got str"),
+    (b'{"id": 1, "question": "q?"}', 'missing "answer"'),
+    (b'{"id": 1, "question": "q?", "answer": null}', '"answer" must be a string, got NoneType'),
+    (b'{"id": 1, "question": " ", "answer": "a"}', 'empty "question"'),
+])
+def test_parse_fields_line_errors_name_the_line_and_problem(raw: bytes, error: str) -> None:
+    item, err = parse_fields_line(raw, 7, ("question", "answer"))
+    assert item is None and err["line"] == 7 and err["error"].startswith(error)
+
+
+def test_parse_fields_line_reads_fields_and_survives_bad_bytes() -> None:
+    item, err = parse_fields_line(b'\xef\xbb\xbf{"id": "x", "question": "Why \xff?", "answer": ""}', 3,
+                                  ("question", "answer"), allow_empty=("answer",))
+    assert err is None
+    assert item["id"] == "x" and item["question"] == "Why \ufffd?" and item["answer"] == ""
+    assert item["has_id"] and "not valid UTF-8" in item["warning"]
+    item, _ = parse_fields_line(b'{"question": "q", "answer": "a"}', 4, ("question", "answer"))
+    assert item["id"] is None and not item["has_id"] and item["warning"] is None
+
+
+def test_parse_text_line_is_the_text_field() -> None:
+    item, _ = parse_text_line(b'{"id": "t", "text": "hello"}', 1)
+    assert item["text"] == "hello" and item["line"] == 1
+    assert parse_text_line(b'{"id": "t", "text": ""}', 1)[1]["error"] == 'empty "text"'
+    assert parse_text_line(b'{"id": "t", "text": ""}', 1, allow_empty_text=True)[0]["text"] == ""

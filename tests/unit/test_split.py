@@ -194,7 +194,7 @@ def _pipeline_state(n_records: int = 30):
     accepted = []
     for i, pair in enumerate(pairs):
         if i % 4 == 0:
-            rejected.append(Rejection(id=pair.id, stage="validate", reason="low_similarity", source=SRC))
+            rejected.append(Rejection(id=pair.id, stage="validate", reason="low_score", source=SRC))
         else:
             accepted.append(pair)
     return records, pairs, accepted, rejected
@@ -214,10 +214,10 @@ def test_report_closes() -> None:
     assert report["rejected"] == len(rejected) == sum(report["rejected_by_reason"].values())
     n_validate = sum(r.stage == "validate" for r in rejected)
     assert report["rejected_by_reason"] == {
-        "ingest:unknown_speaker": 2, "pairs:no_usable_pair": 1, "validate:low_similarity": n_validate,
+        "ingest:unknown_speaker": 2, "pairs:no_usable_pair": 1, "validate:low_score": n_validate,
     }
     # every pair is accepted or rejected; every record has pairs or was rejected
-    assert report["accepted"] + report["rejected_by_reason"]["validate:low_similarity"] == report["pairs"]
+    assert report["accepted"] + report["rejected_by_reason"]["validate:low_score"] == report["pairs"]
     assert report["records_with_pairs"] + report["rejected_by_reason"]["pairs:no_usable_pair"] == report["records"]
     # items_in = records + ingest rejections
     assert report["items_in"] == report["records"] + report["rejected_by_reason"]["ingest:unknown_speaker"]
@@ -257,7 +257,7 @@ def test_account_raises_when_an_accepted_pair_is_in_no_split_or_two() -> None:
 def test_account_raises_when_a_pair_is_both_accepted_and_rejected() -> None:
     records, pairs, accepted, rejected = _pipeline_state()
     also_rejected = accepted[0]
-    rejected = rejected + [Rejection(id=also_rejected.id, stage="validate", reason="low_similarity", source=SRC)]
+    rejected = rejected + [Rejection(id=also_rejected.id, stage="validate", reason="low_score", source=SRC)]
     splits = assign_splits(accepted, SplitConfig())
     with pytest.raises(RuntimeError):
         _account(records, pairs, accepted, rejected, splits)

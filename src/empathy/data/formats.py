@@ -176,6 +176,8 @@ def load_counsel_chat(spec: SourceSpec) -> tuple[list[Record], list[Rejection]]:
             source=_attribution(spec, source_id=qid, url=row.get("questionLink", "").strip(),
                                 title=_clean(row["questionTitle"])[:200]),
             items=len(q["answers"]),
+            # the data set's own train/val/test split of the question: the semantic validator trains on it
+            meta={"split": row["split"].strip()} if row.get("split", "").strip() else {},
         ))
     return records, rejected
 
