@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import yaml
 
@@ -88,6 +88,45 @@ def parse_fields_line(raw: bytes, lineno: int, fields: tuple[str, ...], allow_em
             return None, {"id": rid, "line": lineno, "error": f"empty \"{name}\""}
         item[name] = value
     return {**item, "warning": warning, "has_id": "id" in obj and rid is not None}, None
+
+
+def answer_lines(path: Path, fields: tuple[str, ...], judge: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+                 batch_size: int, error_fields: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    """Every line of a JSONL input answered, in order, in batches: the CLI shape of classify and validate-pairs.
+
+    Lines are parsed with parse_fields_line; `judge` gets the readable items of a batch and returns one dict of
+    answer fields per item. Each line yields {"id", **answer} (plus `line` when it had no id and `warning` when
+    its bytes were not UTF-8), or its error object merged with `error_fields`. A batch also ends after 2 MB of
+    text, so one huge line does not wait for 63 more.
+    """
+    pending: list[tuple[dict[str, Any] | None, dict[str, Any] | None]] = []
+
+    def flush() -> Iterator[dict[str, Any]]:
+        todo = [item for item, _ in pending if item is not None]
+        answers = judge(todo) if todo else []
+        k = 0
+        for item, err in pending:
+            if err is not None:
+                yield {**err, **(error_fields or {})}
+                continue
+            out: dict[str, Any] = {"id": item["id"], **answers[k]}
+            k += 1
+            if not item["has_id"]:
+                out["line"] = item["line"]
+            if item["warning"]:
+                out["warning"] = item["warning"]
+            yield out
+        pending.clear()
+
+    chars = 0
+    with path.open("rb") as fh:   # bytes, so that each line is decoded (and can fail) on its own
+        for lineno, raw in enumerate(fh, start=1):
+            pending.append(parse_fields_line(raw.rstrip(b"\r\n"), lineno, fields))
+            chars += len(raw)
+            if len(pending) >= batch_size or chars > 2_000_000:
+                yield from flush()
+                chars = 0
+    yield from flush()
 
 
 def parse_text_line(raw: bytes, lineno: int, allow_empty_text: bool = False

@@ -373,43 +373,19 @@ def validate_jsonl(path: str | Path, config: ValidateConfig, validator: Semantic
     """One output object per input line, in order: {id, score, accepted, reason}, or for a line that cannot be
     read {id, line, error, score: null, accepted: false, reason: "invalid_input"}. A pair without an id gets its
     `line`; a line that is not UTF-8 is decoded with replacement characters, judged, and carries a `warning`."""
-    from empathy.io import parse_fields_line, require_file
+    from empathy.io import answer_lines, require_file
 
     p = require_file(path, "input file")
-    judge = validator
-    pending: list[tuple[dict[str, Any] | None, dict[str, Any] | None]] = []
+    loaded = validator
 
-    def flush() -> Iterator[dict[str, Any]]:
-        nonlocal judge
-        todo = [item for item, _ in pending if item is not None]
-        verdicts: list[Verdict] = []
-        if todo:
-            judge = judge or load_validator(config)
-            verdicts = judge.judge([t["question"] for t in todo], [t["answer"] for t in todo], config, batch_size)
-        k = 0
-        for item, err in pending:
-            if err is not None:
-                yield {**err, "score": None, "accepted": False, "reason": "invalid_input"}
-                continue
-            v = verdicts[k]
-            k += 1
-            out: dict[str, Any] = {"id": item["id"], "score": v.score, "accepted": v.accepted, "reason": v.reason}
-            if not item["has_id"]:
-                out["line"] = item["line"]
-            if item["warning"]:
-                out["warning"] = item["warning"]
-            yield out
-        pending.clear()
+    def judge(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        nonlocal loaded
+        loaded = loaded or load_validator(config)
+        verdicts = loaded.judge([t["question"] for t in items], [t["answer"] for t in items], config, batch_size)
+        return [{"score": v.score, "accepted": v.accepted, "reason": v.reason} for v in verdicts]
 
-    chars = 0
-    with p.open("rb") as fh:   # bytes, so that each line is decoded (and can fail) on its own
-        for lineno, raw in enumerate(fh, start=1):
-            pending.append(parse_fields_line(raw.rstrip(b"\r\n"), lineno, ("question", "answer")))
-            chars += len(raw)
-            if len(pending) >= batch_size or chars > 2_000_000:
-                yield from flush()
-                chars = 0
-    yield from flush()
+    yield from answer_lines(p, ("question", "answer"), judge, batch_size,
+                            {"score": None, "accepted": False, "reason": "invalid_input"})
 
 
 def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:

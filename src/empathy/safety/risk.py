@@ -1955,48 +1955,21 @@ def classify_jsonl(path: str | Path, detector: RiskDetector | None = None, batch
     """One output dict per input line, in order: {id, risk_level, categories, requires_review} or
     {id, line, error}. A record without an id is classified and gets its `line` number; a line that is not
     UTF-8 is decoded with replacement characters, classified, and carries a `warning`."""
-    from empathy.io import parse_text_line
+    from empathy.io import answer_lines
 
     p = Path(path)
     if not p.is_file():
         raise UserError(f"input file {p}: file not found")
     det = detector
-    pending: list[tuple[int, dict[str, Any] | None, dict[str, Any] | None]] = []
 
-    def flush() -> Iterator[dict]:
+    def judge(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         nonlocal det
-        todo = [item for _, item, _ in pending if item is not None]
-        results: list[RiskAssessment] = []
-        if todo:
-            if det is None:
-                det = RiskDetector.load()
-            results = det.assess_many([it["text"] for it in todo], batch_size=batch_size)
-        k = 0
-        for _, item, err in pending:
-            if err is not None:
-                yield err
-                continue
-            a = results[k]
-            k += 1
-            out = {"id": item["id"], "risk_level": a.risk_level, "categories": a.categories,
-                   "requires_review": a.requires_review}
-            if not item["has_id"]:
-                out["line"] = item["line"]
-            if item["warning"]:
-                out["warning"] = item["warning"]
-            yield out
-        pending.clear()
+        if det is None:
+            det = RiskDetector.load()
+        return [{"risk_level": a.risk_level, "categories": a.categories, "requires_review": a.requires_review}
+                for a in det.assess_many([it["text"] for it in items], batch_size=batch_size)]
 
-    chars = 0
-    with p.open("rb") as fh:   # bytes, so that each line is decoded (and can fail) on its own
-        for lineno, raw in enumerate(fh, start=1):
-            item, err = parse_text_line(raw.rstrip(b"\r\n"), lineno)
-            pending.append((lineno, item, err))
-            chars += len(raw)
-            if len(pending) >= batch_size or chars > 2_000_000:
-                yield from flush()
-                chars = 0
-    yield from flush()
+    yield from answer_lines(p, ("text",), judge, batch_size)
 
 
 def summarise(results: Iterable[dict]) -> dict[str, Any]:
