@@ -14,8 +14,12 @@ edited:
   were published in DETECTOR.md, so it is now development data (3 in 4 train, the rest val);
 - round 6, R6(...): a test split written blind by another writer (who never ran or read the detector), in the
   same block structure as round 5; evaluated for two models, its errors read, so now development data;
-- round 7, rounds/*.txt: three more writers, each blind to the detector and to the test splits: the current
-  test split (r7_test.txt, the same blocks as round 6) and development data on the risk and the benign side.
+- round 7, rounds/*.txt: three more writers, each blind to the detector and to the test splits: a test split
+  (r7_test.txt, the same blocks as round 6) and development data on the risk and the benign side;
+- rounds 8 and 9: more blind development data (r8_dev_*.txt) and two test splits (r8_test.txt, r9_test.txt),
+  each evaluated once and now development data;
+- round 10: the current test split (r10_test.txt), written blind in the same blocks, committed before it was
+  first read; round 11: development data from three more blind writers (r11_dev_*.txt).
 
 Run from the repository root:
 
@@ -2209,8 +2213,8 @@ def read_rounds(folder: Path = ROUNDS) -> None:
 
     A block starts with a header line `[kind=… level=… categories=a,b mode=…]` (categories may be empty) and
     holds one sentence per line until the next header; lines starting with `#` are comments. mode is "dev"
-    (train/val), "test7" or "test8" (the round-7 and round-8 test splits: each evaluated once, now development) or
-    "test9" (the round-9 test split, the current one).
+    (train/val), "test7", "test8" or "test9" (the round-7, -8 and -9 test splits: each evaluated once, now
+    development) or "test10" (the round-10 test split, the current one).
     """
     for path in sorted(folder.glob("*.txt")):
         header: dict[str, str] | None = None
@@ -2231,8 +2235,9 @@ def read_rounds(folder: Path = ROUNDS) -> None:
                 flush()
                 header = dict(kv.split("=", 1) for kv in line[1:-1].split())
                 missing = {"kind", "level", "mode"} - set(header)
-                if missing or header["mode"] not in ("dev", "test7", "test8", "test9"):
-                    raise SystemExit(f"{path.name}, line {n}: header needs kind, level, mode=dev|test7|test8|test9: {line}")
+                if missing or header["mode"] not in ("dev", "test7", "test8", "test9", "test10"):
+                    raise SystemExit(f"{path.name}, line {n}: header needs kind, level, "
+                                     f"mode=dev|test7|test8|test9|test10: {line}")
                 lines = []
             elif header is None:
                 raise SystemExit(f"{path.name}, line {n}: sentence before the first [header]")
@@ -2262,18 +2267,15 @@ def build() -> list[dict]:
                 # the round-5 test split: evaluated once, its errors published; now development (train or val)
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + ", round-5 test split (evaluated once, then moved to development)"
-            elif mode == "test9":
-                # the round-9 test split (the current one), written blind: rounds/r9_test.txt
+            elif mode == "test10":
+                # the round-10 test split (the current one), written blind: rounds/r10_test.txt
                 split = "test"
-                source = SOURCE + ", round-9 test split"
-            elif mode == "test8":
-                # the round-8 test split, written blind: evaluated once, its errors read; now development
+                source = SOURCE + ", round-10 test split"
+            elif mode in ("test9", "test8", "test7"):
+                # the round-7, -8 and -9 test splits, written blind: each evaluated once, its errors read; now
+                # development
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
-                source = SOURCE + ", round-8 test split (evaluated once, then moved to development)"
-            elif mode == "test7":
-                # the round-7 test split, written blind: evaluated once, its errors published; now development
-                split = "train" if int(stable_hash(text), 16) % 4 else "val"
-                source = SOURCE + ", round-7 test split (evaluated once, then moved to development)"
+                source = SOURCE + f", round-{mode[4:]} test split (evaluated once, then moved to development)"
             elif mode == "test6":
                 # the round-6 test split: evaluated once for this model and once for the previous one, its errors
                 # read; now development (train or val)

@@ -14,6 +14,7 @@
     empathy safety generate --out-dir runs/x/edge_cases [--provider offline|openai|anthropic|ollama|empathy] [--resume]
     empathy safety classify FILE.jsonl [--out OUT.jsonl]
     empathy safety train-detector [--data data/safety/risk_labelled.jsonl] [--out src/empathy/safety/risk_model.json]
+                                  [--recall-target 0.96]
     empathy safety evaluate-detector [--data data/safety/risk_labelled.jsonl] [--out-dir runs/safety/detector]
     empathy data detect-type FILE [--model M]        (a transcript .txt/.srt/.vtt, or a JSONL of records)
     empathy data train-content-type [--data data/content_type/labelled.jsonl] [--out MODEL.json]
@@ -225,7 +226,8 @@ def cmd_data_process(args):
 def cmd_safety_train_detector(args):
     from empathy.safety.risk import train_detector
 
-    _print(train_detector(args.data, args.out))
+    extra = {"recall_target": args.recall_target} if args.recall_target is not None else {}
+    _print(train_detector(args.data, args.out, **extra))
 
 
 def cmd_safety_evaluate_detector(args):
@@ -552,6 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = safety.add_parser("train-detector", help="fit the risk detector and write its model file")
     p.add_argument("--data", default="data/safety/risk_labelled.jsonl", help="the labelled risk set")
     p.add_argument("--out", default="src/empathy/safety/risk_model.json", help="model file to write")
+    p.add_argument("--recall-target", type=float,
+                   help="out-of-fold recall of high/imminent the thresholds keep (default 0.96; the model's "
+                        "operating_points list what each target costs in false alarms)")
     p.set_defaults(func=cmd_safety_train_detector)
     p = safety.add_parser("evaluate-detector", help="risk detector accuracy on the test split: report.json + report.html")
     p.add_argument("--data", default="data/safety/risk_labelled.jsonl", help="the labelled risk set")

@@ -224,7 +224,7 @@ def test_packaged_model_file_is_consistent():
     assert len(model["training_data"]["sha256"]) == 64
     assert risk.MODEL_FILE.stat().st_size < 500_000
     memory = risk.MEMORY_FILE
-    assert model["memory"]["file"] == memory.name and memory.stat().st_size < 3_000_000
+    assert model["memory"]["file"] == memory.name and memory.stat().st_size < 4_000_000
     assert model["memory"]["windows"] == model["memory"]["crisis_windows"] + model["memory"]["benign_windows"]
     text = risk.TEXT_FILE
     assert model["text_features"]["file"] == text.name and text.stat().st_size < 3_000_000
@@ -233,6 +233,30 @@ def test_packaged_model_file_is_consistent():
         assert n_text == model["text_features"]["word_ngrams"] + model["text_features"]["char_ngrams"]
         for name in [f"head_{h}" for h in risk.HEADS] + [f"cat_{c}" for c in RISK_CATEGORIES]:
             assert z[name].shape == (n_text,)
+
+
+def test_packaged_model_lists_its_operating_points():
+    """The model lists what each recall target costs out-of-fold; its thresholds are the listed ones for its target."""
+    model = json.loads(risk.MODEL_FILE.read_text())
+    points = model["operating_points"]
+    assert [p["recall_target"] for p in points] == list(risk.OPERATING_POINTS)
+    for p in points:
+        assert p["high_imminent_recall"] >= p["recall_target"]
+        assert p["ge_high"] <= p["ge_high_no_rule"]
+    recall = [p["high_imminent_recall"] for p in points]
+    assert recall == sorted(recall)
+    chosen = next(p for p in points if p["recall_target"] == model["fit"]["recall_target"])
+    assert model["thresholds"]["ge_high"] == chosen["ge_high"]
+    assert model["thresholds"]["ge_high_no_rule"] == chosen["ge_high_no_rule"]
+    assert model["cross_validation"]["benign_high_rate"] == chosen["benign_high_rate"]
+
+
+def test_recall_target_out_of_range_exits_2(tmp_path, capsys):
+    from empathy.cli import main
+
+    assert main(["safety", "train-detector", "--recall-target", "1.2", "--out", str(tmp_path / "m.json")]) == 2
+    assert "recall target 1.2" in capsys.readouterr().err
+    assert not (tmp_path / "m.json").exists()
 
 
 def test_ngram_features_round_trip_through_their_arrays():

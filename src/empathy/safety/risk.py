@@ -37,7 +37,9 @@ How a text is scored, in four layers:
    labelled row is also added once with its rule features zeroed ("rule dropout"), so the embedding carries
    weight of its own where the rules miss. Thresholds come from 5-fold out-of-fold predictions (high: the pair
    of thresholds, with and without rule evidence, that keeps out-of-fold recall of high/imminent at
-   RECALL_TARGET with the fewest false alarms). The test split is never read by training.
+   RECALL_TARGET with the fewest false alarms). A long labelled message is labelled as a whole, but only one of
+   its windows usually carries the risk: of a moderate-or-worse message's windows, training keeps the riskiest
+   (rated by a model fitted without them). The test split is never read by training.
    risk_model.json holds the dense coefficients, scaler, thresholds, the sha256 of the training data, of the
    weak negatives and of the two .npz files beside it, and the embedding model's name. Retraining is
    deterministic.
@@ -86,6 +88,7 @@ MAX_WINDOW_SENTENCES = 3
 MAX_WINDOW_WORDS = 60
 MAX_EMBED_WINDOWS = 64
 RECALL_TARGET = 0.96          # out-of-fold recall of high/imminent (train+val) the high threshold must keep
+OPERATING_POINTS = (0.90, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98)   # recall targets whose cost the model lists
 HARD_NEGATIVE_KINDS = ("idiom", "accident", "past_history", "professional", "fiction", "third_party", "everyday",
                        "benign_counselling", "negated", "grief", "distress")
 # counsel-chat topics whose questions are ordinary counselling text (weak label: benign)
@@ -1518,11 +1521,14 @@ def _scaler(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Path = MODEL_FILE,
-                   counsel_chat: str | Path | None = None, use_counsel_chat: bool = True) -> dict[str, Any]:
+                   counsel_chat: str | Path | None = None, use_counsel_chat: bool = True,
+                   recall_target: float = RECALL_TARGET) -> dict[str, Any]:
     """Fit the detector on the train and val splits and write the model file; returns a summary.
 
     Thresholds come from 5-fold out-of-fold predictions over train + val (the test split is never read): the
-    high threshold is the largest that keeps out-of-fold recall of high/imminent at RECALL_TARGET, the others
+    high thresholds are the pair that keeps out-of-fold recall of high/imminent at `recall_target` with the
+    fewest false alarms (the model also lists the pair, and its out-of-fold rates, for OPERATING_POINTS, so a
+    clinical team can see what another operating point costs before retraining with it), the others
     maximise F1. The final heads are then refit on all of train + val. Counsel-chat questions of ordinary topics
     from its *train* split are added as weak negatives (weight 0.5) when the file is found; the model records
     whether it was used, and its sha256. Deterministic: fixed folds, lbfgs, no sampling.
@@ -1532,6 +1538,8 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     from empathy.embeddings import MODEL_NAME
     from empathy.io import sha256_file, write_json
 
+    if not 0.5 <= recall_target < 1.0:
+        raise UserError(f"recall target {recall_target}: must be at least 0.5 and below 1")
     t0 = time.time()
     rows = read_labelled(labelled_path)
     dev = [r for r in rows if r["split"] in ("train", "val")]
@@ -1586,6 +1594,42 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     has_match = np.array([bool(wn.matches) for wn in wins])
     np.logical_or.at(evidence, oof_doc[oof_doc >= 0], has_match[oof_doc >= 0])
 
+    # a long labelled message is labelled as a whole, but usually only one of its windows carries the risk: the
+    # windows of a moderate-or-worse message with several windows are "instances", and training keeps only the
+    # riskiest of them (as rated by a model fitted without any of them), so that the ordinary sentences around a
+    # buried disclosure are not taught as crises
+    instance = ~weak_rows & (level >= 2) & (np.bincount(doc, minlength=len(texts))[doc] > 1)
+
+    def fit_on(rows: np.ndarray, with_categories: bool = False):
+        """Heads fitted on the windows in `rows`: (heads, category heads, scaler, n-gram features, bank rows)."""
+        Xr = with_knn(rows, rows)
+        mean, scale = _scaler(Xr)
+        Xf, lf, cf, wf = _with_rule_dropout(Xr, level[rows], [cats[i] for i in np.where(rows)[0]], w[rows],
+                                            ~weak_rows[rows])
+        tf, Tf = ngrams(rows)
+        heads, cat_models = _fit_heads(_design((Xf - mean) / scale, Tf), lf, cf if with_categories else None, wf)
+        return heads, cat_models, (mean, scale), tf, rows
+
+    def predict(state, rows: np.ndarray) -> dict[str, np.ndarray]:
+        heads, _, (mean, scale), tf, bank = state
+        Z = _design((with_knn(rows, bank) - mean) / scale, tf.transform([wtext[i] for i in np.where(rows)[0]]))
+        return {k: m.predict_proba(Z)[:, 1] for k, m in heads.items()}
+
+    def riskiest_instances(rows: np.ndarray) -> np.ndarray:
+        """`rows` less the instance windows that are not the riskiest window of their message."""
+        todo = rows & instance
+        if not todo.any():
+            return rows
+        p = predict(fit_on(rows & ~instance), todo)
+        score = np.where(level[todo] >= 3, p["ge_high"], p["ge_moderate"])
+        best: dict[int, tuple[float, int]] = {}
+        for i, sc in zip(np.where(todo)[0], score):
+            if doc[i] not in best or sc > best[doc[i]][0]:
+                best[doc[i]] = (float(sc), int(i))
+        keep = rows & ~instance
+        keep[[i for _, i in best.values()]] = True
+        return keep
+
     # out-of-fold probabilities for the thresholds
     oof = {k: np.zeros(n_oof) for k in HEADS}
     strata = [min(LEVEL_INDEX[r["risk_level"]], 3) for r in dev] + [9] * len(turns)
@@ -1593,15 +1637,9 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     for tr_docs, te_docs in folds:
         tr = (oof_doc == -1) | np.isin(oof_doc, tr_docs)
         te = np.isin(oof_doc, te_docs)
-        Xtr, Xte = with_knn(tr, tr), with_knn(te, tr)
-        mean, scale = _scaler(Xtr)
-        Xf, lf, _, wf = _with_rule_dropout(Xtr, level[tr], [cats[i] for i in np.where(tr)[0]], w[tr], ~weak_rows[tr])
-        tf, Tf = ngrams(tr)
-        Tte = tf.transform([wtext[i] for i in np.where(te)[0]])
-        heads, _ = _fit_heads(_design((Xf - mean) / scale, Tf), lf, None, wf)
-        Zte = _design((Xte - mean) / scale, Tte)
-        for k, m in heads.items():
-            np.maximum.at(oof[k], oof_doc[te], m.predict_proba(Zte)[:, 1])
+        p = predict(fit_on(riskiest_instances(tr)), te)
+        for k in HEADS:
+            np.maximum.at(oof[k], oof_doc[te], p[k])
     lv = np.concatenate([[LEVEL_INDEX[r["risk_level"]] for r in dev], np.full(len(turns), -1)]).astype(int)
     labelled, turn = lv >= 0, lv < 0
     thresholds = {
@@ -1609,22 +1647,18 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
         "ge_moderate": _best_f1_threshold(oof["ge_moderate"][labelled], lv[labelled] >= 2),
     }
     thresholds["ge_high"], thresholds["ge_high_no_rule"] = _high_thresholds(
-        oof["ge_high"], lv >= 3, labelled & (lv <= 1), turn, evidence, RECALL_TARGET)
+        oof["ge_high"], lv >= 3, labelled & (lv <= 1), turn, evidence, recall_target)
     thresholds["imminent"] = _best_f1_threshold(oof["imminent"][lv >= 3], lv[lv >= 3] >= 4)
     cat_thresholds = {c: 0.5 for c in RISK_CATEGORIES}
 
     # the final fit on everything
-    everything = np.ones(len(X), dtype=bool)
-    X = with_knn(everything, everything)
-    memory = np.where(risky_w | benign_w)[0]
+    fit_rows = riskiest_instances(np.ones(len(X), dtype=bool))
+    heads, cat_models, (mean, scale), text, _ = fit_on(fit_rows, with_categories=True)
+    memory = np.where(fit_rows & (risky_w | benign_w))[0]
     memory_path = Path(out_path).with_name(MEMORY_FILE.name)
     # a fixed zip timestamp would be better still; np.savez_compressed writes none that change between runs
     np.savez_compressed(memory_path, embeddings=E16[memory].astype(np.float16), risky=risky_w[memory],
                         benign=benign_w[memory])
-    mean, scale = _scaler(X)
-    Xf, lf, cf, wf = _with_rule_dropout(X, level, cats, w, ~weak_rows)
-    text, Tf = ngrams(everything)
-    heads, cat_models = _fit_heads(_design((Xf - mean) / scale, Tf), lf, cf, wf)
     n_dense = X.shape[1]
     text_path = Path(out_path).with_name(TEXT_FILE.name)
     np.savez_compressed(text_path, **text.arrays(),
@@ -1655,7 +1689,7 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
                                        "high: the pair (with, without rule evidence) that keeps recall at the "
                                        "target with the fewest false alarms",
                 "rule_dropout_weight": RULE_DROPOUT_WEIGHT,
-                "recall_target": RECALL_TARGET},
+                "recall_target": recall_target},
         "feature_names": feature_names(),
         "text_features": {"file": text_path.name, "sha256": sha256_file(text_path), "weight": TEXT_WEIGHT,
                           "word_ngrams": len(text.vectorizers["word"].vocabulary_),
@@ -1671,7 +1705,20 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     }
     # the decision rule on out-of-fold probabilities (what to expect on unseen text)
     pos, ben = lv >= 3, labelled & (lv <= 1)
-    flagged = np.where(evidence, oof["ge_high"] >= thresholds["ge_high"], oof["ge_high"] >= thresholds["ge_high_no_rule"])
+
+    def flag(t_rule: float, t_no_rule: float) -> np.ndarray:
+        return np.where(evidence, oof["ge_high"] >= t_rule, oof["ge_high"] >= t_no_rule)
+
+    points = []
+    for target in OPERATING_POINTS:
+        t_rule, t_no_rule = _high_thresholds(oof["ge_high"], pos, ben, turn, evidence, target)
+        f = flag(t_rule, t_no_rule)
+        points.append({"recall_target": target, "ge_high": round(t_rule, 6), "ge_high_no_rule": round(t_no_rule, 6),
+                       "high_imminent_recall": round(float(f[pos].mean()), 4),
+                       "benign_high_rate": round(float(f[ben].mean()), 4),
+                       "real_turn_high_rate": round(float(f[turn].mean()), 4) if turn.any() else None})
+    model["operating_points"] = points
+    flagged = flag(thresholds["ge_high"], thresholds["ge_high_no_rule"])
     model["cross_validation"] = {
         "high_imminent_recall": round(float(flagged[pos].mean()), 4),
         "benign_high_rate": round(float(flagged[ben].mean()), 4),
