@@ -18,8 +18,10 @@ edited:
   (r7_test.txt, the same blocks as round 6) and development data on the risk and the benign side;
 - rounds 8 and 9: more blind development data (r8_dev_*.txt) and two test splits (r8_test.txt, r9_test.txt),
   each evaluated once and now development data;
-- round 10: the current test split (r10_test.txt), written blind in the same blocks, committed before it was
-  first read; round 11: development data from three more blind writers (r11_dev_*.txt).
+- round 10: a test split (r10_test.txt), written blind in the same blocks, evaluated once, now development;
+  round 11: development data from three more blind writers (r11_dev_*.txt).
+- round 12: the current test split (r12_test_a.txt, r12_test_b.txt: 430 sentences from two blind writers,
+  committed before it was first read) and 3,000 development sentences from six more (r12_dev_*.txt).
 
 Run from the repository root:
 
@@ -2213,8 +2215,8 @@ def read_rounds(folder: Path = ROUNDS) -> None:
 
     A block starts with a header line `[kind=… level=… categories=a,b mode=…]` (categories may be empty) and
     holds one sentence per line until the next header; lines starting with `#` are comments. mode is "dev"
-    (train/val), "test7", "test8" or "test9" (the round-7, -8 and -9 test splits: each evaluated once, now
-    development) or "test10" (the round-10 test split, the current one).
+    (train/val), "test7", "test8", "test9" or "test10" (the round-7 to -10 test splits: each evaluated once, now
+    development) or "test12" (the round-12 test split, the current one).
     """
     for path in sorted(folder.glob("*.txt")):
         header: dict[str, str] | None = None
@@ -2235,9 +2237,9 @@ def read_rounds(folder: Path = ROUNDS) -> None:
                 flush()
                 header = dict(kv.split("=", 1) for kv in line[1:-1].split())
                 missing = {"kind", "level", "mode"} - set(header)
-                if missing or header["mode"] not in ("dev", "test7", "test8", "test9", "test10"):
+                if missing or header["mode"] not in ("dev", "test7", "test8", "test9", "test10", "test12"):
                     raise SystemExit(f"{path.name}, line {n}: header needs kind, level, "
-                                     f"mode=dev|test7|test8|test9|test10: {line}")
+                                     f"mode=dev|test7|test8|test9|test10|test12: {line}")
                 lines = []
             elif header is None:
                 raise SystemExit(f"{path.name}, line {n}: sentence before the first [header]")
@@ -2267,12 +2269,12 @@ def build() -> list[dict]:
                 # the round-5 test split: evaluated once, its errors published; now development (train or val)
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + ", round-5 test split (evaluated once, then moved to development)"
-            elif mode == "test10":
-                # the round-10 test split (the current one), written blind: rounds/r10_test.txt
+            elif mode == "test12":
+                # the round-12 test split (the current one), written blind: rounds/r12_test_*.txt
                 split = "test"
-                source = SOURCE + ", round-10 test split"
-            elif mode in ("test9", "test8", "test7"):
-                # the round-7, -8 and -9 test splits, written blind: each evaluated once, its errors read; now
+                source = SOURCE + ", round-12 test split"
+            elif mode in ("test10", "test9", "test8", "test7"):
+                # the round-7, -8, -9 and -10 test splits, written blind: each evaluated once, its errors read; now
                 # development
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + f", round-{mode[4:]} test split (evaluated once, then moved to development)"

@@ -555,7 +555,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="data/safety/risk_labelled.jsonl", help="the labelled risk set")
     p.add_argument("--out", default="src/empathy/safety/risk_model.json", help="model file to write")
     p.add_argument("--recall-target", type=float,
-                   help="out-of-fold recall of high/imminent the thresholds keep (default 0.96; the model's "
+                   help="out-of-fold recall of high/imminent the thresholds keep (default: RECALL_TARGET in "
+                        "empathy.safety.risk; the model's "
                         "operating_points list what each target costs in false alarms)")
     p.set_defaults(func=cmd_safety_train_detector)
     p = safety.add_parser("evaluate-detector", help="risk detector accuracy on the test split: report.json + report.html")

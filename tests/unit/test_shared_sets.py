@@ -26,6 +26,14 @@ def test_find_prefers_explicit_then_environment(tmp_path, monkeypatch):
     assert find_shared_file("no-such-file.csv") is None
 
 
+def test_a_named_path_that_is_missing_is_an_error_not_a_fallback(tmp_path, monkeypatch):
+    (tmp_path / "env").mkdir()
+    (tmp_path / "env" / ESCONV).write_text("[]")
+    monkeypatch.setenv(shared_sets.SHARED_DATA_ENV, str(tmp_path / "env"))
+    with pytest.raises(UserError, match="typo.json is not a file"):
+        find_shared_file(ESCONV, tmp_path / "typo.json")
+
+
 def test_esconv_errors_name_the_file_and_conversation(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")

@@ -33,10 +33,15 @@ ESCONV_CLIENT_SPEAKERS = ("seeker", "speaker", "usr")   # ESConv releases name t
 
 
 def find_shared_file(name: str, explicit: str | Path | None = None) -> Path | None:
-    """`explicit`, else $EMPATHY_SHARED_DATA/name, else ../shared/data/name beside the checkout or the cwd."""
-    candidates = []
+    """`explicit`, else $EMPATHY_SHARED_DATA/name, else ../shared/data/name beside the checkout or the cwd.
+
+    A path the caller named that is not a file is an error (UserError), not a reason to fall back to another copy.
+    """
     if explicit:
-        candidates.append(Path(explicit))
+        if not Path(explicit).is_file():
+            raise UserError(f"{name}: {explicit} is not a file")
+        return Path(explicit)
+    candidates = []
     if os.environ.get(SHARED_DATA_ENV):
         candidates.append(Path(os.environ[SHARED_DATA_ENV]) / name)
     candidates += [Path.cwd().parent / "shared" / "data" / name,
