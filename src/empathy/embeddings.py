@@ -107,17 +107,21 @@ def _encode(texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
     from tqdm.auto import tqdm
 
     tokenizer, model = load_encoder()
-    out = []
+    # batches of similar length: a batch is padded to its longest text, so one long text among short ones would
+    # make the whole batch cost as much as the long one
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), 384), dtype=np.float32)
     starts = range(0, len(texts), batch_size)
     with torch.no_grad():
         for start in tqdm(starts, desc="embed", disable=not progress, unit="batch"):
-            batch = tokenizer(texts[start:start + batch_size], padding=True, truncation=True, max_length=MAX_TOKENS,
+            idx = order[start:start + batch_size]
+            batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=MAX_TOKENS,
                               return_tensors="pt")
             hidden = model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
-    return np.concatenate(out).astype(np.float32)
+            out[idx] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+    return out
 
 
 def paired_cosine(a: list[str], b: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:

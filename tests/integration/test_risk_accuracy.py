@@ -80,30 +80,24 @@ def test_packaged_model_was_trained_on_this_data():
     assert model["training_data"]["used_splits"] == ["train", "val"]
 
 
-# Measured on round 10, the current test split (written blind, evaluated once with the packaged model): recall
-# 0.974 (74 of 76), benign rated high 0.091 (7 of 77), real client turns 0.036 (52 of 1,441), counsel-chat test
-# 5 of 28. Targets that are met are plain tests; the ones that are not are xfail tests that turn into XPASS when
-# they are met, with guards at the measured level beside them. The retired round-3 split gives recall 1.0 and
-# benign 0.078.
+# Measured on round 12, the current test split (written blind, 429 sentences): evaluated once, with the model
+# as trained before the "not breathing" rule fix: recall 0.993 (134 of 135), benign rated high 0.032 (8 of 249);
+# with the packaged model (the fix, retrained): recall 1.0, benign 0.036 (9 of 249), real client turns 0.040 (57 of
+# 1,441), counsel-chat test 6 of 28. Targets that are met are plain tests; the ones that are not are xfail tests that
+# turn into XPASS when they are met, with guards at the measured level beside them. The retired round-3 split gives
+# recall 0.987 and benign 0.065.
 TARGET_RECALL, TARGET_BENIGN = 0.95, 0.05
-GUARD_BENIGN, GUARD_COUNSEL_CHAT = 0.10, 0.25
+GUARD_COUNSEL_CHAT = 0.25
 
 
 def test_recall_target(report):
     t = report["test"]
-    assert t["high_imminent_n"] >= 70 and t["benign_n"] >= 70
+    assert t["high_imminent_n"] >= 130 and t["benign_n"] >= 240
     assert t["high_imminent_recall"] >= TARGET_RECALL, report["errors"]
 
 
-def test_benign_guard(report):
-    assert report["test"]["benign_high_rate"] <= GUARD_BENIGN, report["errors"]
-
-
-@pytest.mark.xfail(reason="issue target not met on the hand-written benign and hard-negative items of round 10: "
-                          "0.091 (7 of 77: 2 idioms, 1 everyday look-alike, 1 past history, 1 denial, 1 distress, "
-                          "1 mild third-party worry)", strict=False)
 def test_benign_target(report):
-    assert report["test"]["benign_high_rate"] <= TARGET_BENIGN
+    assert report["test"]["benign_high_rate"] <= TARGET_BENIGN, report["errors"]
 
 
 def test_real_client_turns_benign_target(report, shared_data):
@@ -118,7 +112,7 @@ def test_report_covers_categories_and_kinds(report):
     assert all(v["n"] > 0 for v in report["per_category"].values())
     for kind in ("idiom", "past_history", "professional", "fiction", "indirect", "direct"):
         assert kind in report["per_kind"]
-    # round-9 test split: idiom 2/14, past_history 1/10, professional 0/10, fiction 1/8 rated high
+    # round-12 test split: idiom 1/25, past_history 1/25, professional 0/25, fiction 0/20 rated high
     assert report["per_kind"]["idiom"]["high_rate"] <= 0.25
     for kind in ("past_history", "professional", "fiction"):
         assert report["per_kind"][kind]["high_rate"] <= 0.15
@@ -138,8 +132,8 @@ def test_counsel_chat_benign_questions_guard(report, shared_data):
     assert cc["test"]["benign_high_rate"] <= GUARD_COUNSEL_CHAT, cc["test"]["benign_flagged"]
 
 
-@pytest.mark.xfail(reason="issue target not met: 5 of 28 benign-topic counsel-chat test questions rated high (18%; "
-                          "val 8.5%)", strict=False)
+@pytest.mark.xfail(reason="issue target not met: 6 of 28 benign-topic counsel-chat test questions rated high (21%; "
+                          "val 15%)", strict=False)
 def test_counsel_chat_benign_target(report, shared_data):
     assert report["counsel_chat"]["test"]["benign_high_rate"] <= TARGET_BENIGN
 
@@ -158,16 +152,12 @@ def test_must_catch_indirect_crises(detector):
     assert not [(t, a.risk_level) for t, a in zip(MUST_CATCH, got) if not a.requires_review]
 
 
-def test_must_not_flag_hard_negatives_guard(detector):
-    got = detector.assess_many(MUST_NOT_FLAG)
-    # measured: 1 of 18 ("I cut my own fringe…"); the round-9 model 0, the round-7 model 3
-    flagged = [(t, a.risk_level) for t, a in zip(MUST_NOT_FLAG, got) if a.requires_review]
-    assert len(flagged) <= 1, flagged
-
-
-@pytest.mark.xfail(reason="1 of 18 fresh hard negatives is rated high: 'I cut my own fringe and now I look "
-                          "ridiculous.' (see DETECTOR.md)", strict=False)
 def test_must_not_flag_hard_negatives(detector):
+    # none of the 18 is rated high. The fixes that got here were made while reading three of them, so these are
+    # no longer fresh: a regression check, not a measurement ("I cut my own fringe": the haircut idiom now covers
+    # "own" and "fringe"; "I tried to kill myself in 2008, and these days I run marathons": "these days" in a
+    # recovery cue no longer reads as present tense; the guitar given to a nephew who "just started lessons": a
+    # benign reason)
     got = detector.assess_many(MUST_NOT_FLAG)
     assert not [(t, a.risk_level) for t, a in zip(MUST_NOT_FLAG, got) if a.requires_review]
 
@@ -192,7 +182,10 @@ def test_retraining_reproduces_the_packaged_model(detector, tmp_path):
         assert list(a["char_vocabulary"]) == list(b["char_vocabulary"])
         for head in risk.HEADS:
             np.testing.assert_allclose(b[f"head_{head}"], a[f"head_{head}"], atol=2e-3)
-    assert retrained["thresholds"] == pytest.approx(packaged["thresholds"], abs=2e-3)
+    # MKL's results move in the last float bits between processes (memory alignment), and the threshold searches
+    # run over flat stretches of out-of-fold scores, where that is enough to pick a neighbouring threshold (seen: 0.41
+    # against 0.42 for ge_moderate); what must not move is what the model decides, checked on the test split below
+    assert retrained["thresholds"] == pytest.approx(packaged["thresholds"], abs=0.02)
     test = [r["text"] for r in read_labelled(DATA) if r["split"] == "test"]
     a = [(x.risk_level, x.categories) for x in detector.assess_many(test)]
     b = [(x.risk_level, x.categories) for x in fresh.assess_many(test)]
