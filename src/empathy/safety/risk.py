@@ -235,7 +235,8 @@ IDIOMS = [_rx(p) for p in (
     r"\bif [\w' ]{1,50} one more time,? i'?m (?:throwing|going to throw|shooting|going to shoot|killing|going to kill) "
     r"myself(?: out (?:of )?the window)?", r"\bthe (?:final )?boss keeps killing me\b",
     r"\bi'?ve died (?:about |like )?\w+ times\b", r"\bgoing to lose my mind\b", r"\bwanted the ground to swallow me\b",
-    r"\b(?:cut|cutting) (?:back|down) on\b", r"\bcut (?:my|his|her|their|your)(?: own)? (?:hair|losses|fringe|bangs|nails|toenails|beard)\b",
+    r"\b(?:cut|cutting) (?:back|down) on\b",
+    r"\bcut (?:my|his|her|their|your)(?: own)? (?:hair|losses|fringe|bangs|nails|toenails|beard)\b",
     r"\bbloodbath\b", r"\bhave my head\b", r"\bcouldn'?t breathe all night\b",
 )]
 
@@ -351,7 +352,9 @@ MODIFIERS: dict[str, list[re.Pattern]] = {
                             r"we|i)|because (?:we'?re|i'?m|i am|we are|i'?ve|we'?ve) (?:moving|visiting|going|travelling|"
                             r"traveling|off|leaving|starting)|to tie|taking photos|fixing the|wish me luck|before (?:we|i) "
                             r"(?:move|moved|leave|left)|at the airport|last (?:day|shift|week|exam) (?:at|of|before)|"
-                            r"moving (?:abroad|house|to|out)|(?:just |has |have |'s |'ve )?started (?:lessons|learning|playing|school|uni|college)|on holiday|graduat\w*|retir\w*|new job|can'?t wait|so excited|"
+                            r"moving (?:abroad|house|to|out)|"
+                            r"(?:just |has |have |'s |'ve )?started (?:lessons|learning|playing|school|uni|college)|"
+                            r"on holiday|graduat\w*|retir\w*|new job|can'?t wait|so excited|"
                             r"after the (?:wedding|party|funeral)|to charity|my (?:old|spare) (?:bike|laptop|car|clothes|toys|phone|books|"
                             r"furniture|sofa)|the (?:vet|dog|cat)|goodbye to (?:this|the|my old) (?:flat|house|job|office|city|"
                             r"team|colleagues|class)|leaving my job|my last (?:day|shift) at|to (?:the )?(?:charity|shelter|food bank|charity shop|"
@@ -683,7 +686,8 @@ RULES: list[tuple[str, int, str, re.Pattern]] = [(c, s, p, _rx(r)) for c, s, p, 
                     rf"down|going crazy|unconscious|not responding|talking to people who aren'?t there|seeing bugs|shakes|"
                     rf"sweats|blood on my clothes|not remembering|collapsed|fitting|turned blue)\b"),
     (_SU, 3, "any", r"\b(?:he|she|they|and) (?:won'?t|will not|doesn'?t|isn'?t|is not) (?:wake up|waking up|breathing|"
-                    r"responding)\b|\b(?:he'?s|she'?s|they'?re|they are) not (?:waking up|breathing|responding)\b|\bunconscious\b|\bnot responding\b|\blips (?:are )?(?:going |turning )?blue\b"),
+                    r"responding)\b|\b(?:he'?s|she'?s|they'?re|they are) not (?:waking up|breathing|responding)\b|"
+                    r"\bunconscious\b|\bnot responding\b|\blips (?:are )?(?:going |turning )?blue\b"),
     (_SU, 2, "any", r"\btook something\b|\bnobody (?:would find me|checks on me)\b|\b(?:drink|drinking|use|using) again "
                     r"tonight\b|\binject\w*\b|\bdoing lines\b"),
     (_SU, 3, "any", rf"\b(?:can'?t keep my eyes open|won'?t wake up|not breathing|isn'?t breathing|seizures?|withdrawal|"
@@ -842,12 +846,7 @@ def scan_rules(text: str, full: bool = False) -> RuleScan:
         if cue_in("hypothetical", ss, se):
             disc.append("hypothetical")
         # "these days" in "these days I run marathons" is the recovery, not a present-tense crisis
-        sentence = list(masked[ss:se])
-        for a, b, _ in cues["recovery"]:
-            lo, hi = max(a, ss) - ss, min(b, se) - ss
-            if hi > lo:
-                sentence[lo:hi] = " " * (hi - lo)
-        present = _PRESENT.search("".join(sentence))
+        present = any(not cue_in("recovery", ss + p.start(), ss + p.end()) for p in _PRESENT.finditer(masked[ss:se]))
         if (cue_in("past", ss, se) or cue_in("recovery", ss - 400, se + 400)) and not present:
             disc.append("past")
         if m.category in (_SH, _S) and cue_in("accident", ss, se) and not cue_in("not_accident", ss - 100, se + 100):
@@ -1005,7 +1004,7 @@ _CACHE_MAX = 50_000
 
 
 def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
-    """MiniLM embeddings through empathy.embeddings.encode, longest-first batching, cached per process."""
+    """MiniLM embeddings through empathy.embeddings.encode (which batches texts of similar length), cached per process."""
     from empathy.embeddings import encode
 
     todo = sorted({t for t in texts if t not in _CACHE}, key=len)
@@ -1658,8 +1657,11 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
         "ge_low": _best_f1_threshold(oof["ge_low"][labelled], lv[labelled] >= 1),
         "ge_moderate": _best_f1_threshold(oof["ge_moderate"][labelled], lv[labelled] >= 2),
     }
-    thresholds["ge_high"], thresholds["ge_high_no_rule"] = _high_thresholds(
-        oof["ge_high"], lv >= 3, labelled & (lv <= 1), turn, evidence, recall_target)
+    pos, ben = lv >= 3, labelled & (lv <= 1)
+    # the high pair for the chosen target and for each operating point the model lists
+    high_pairs = {t: _high_thresholds(oof["ge_high"], pos, ben, turn, evidence, t)
+                  for t in sorted(set(OPERATING_POINTS) | {recall_target})}
+    thresholds["ge_high"], thresholds["ge_high_no_rule"] = high_pairs[recall_target]
     thresholds["imminent"] = _best_f1_threshold(oof["imminent"][lv >= 3], lv[lv >= 3] >= 4)
     cat_thresholds = {c: 0.5 for c in RISK_CATEGORIES}
 
@@ -1716,14 +1718,12 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
         "category_thresholds": {k: round(v, 6) for k, v in cat_thresholds.items()},
     }
     # the decision rule on out-of-fold probabilities (what to expect on unseen text)
-    pos, ben = lv >= 3, labelled & (lv <= 1)
-
     def flag(t_rule: float, t_no_rule: float) -> np.ndarray:
         return np.where(evidence, oof["ge_high"] >= t_rule, oof["ge_high"] >= t_no_rule)
 
     points = []
     for target in OPERATING_POINTS:
-        t_rule, t_no_rule = _high_thresholds(oof["ge_high"], pos, ben, turn, evidence, target)
+        t_rule, t_no_rule = high_pairs[target]
         f = flag(t_rule, t_no_rule)
         points.append({"recall_target": target, "ge_high": round(t_rule, 6), "ge_high_no_rule": round(t_no_rule, 6),
                        "high_imminent_recall": round(float(f[pos].mean()), 4),
