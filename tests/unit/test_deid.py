@@ -84,6 +84,86 @@ KEPT = [
 ]
 
 
+# round 4 (holdout4): each format class the rules learnt, (positive, identifier, type, near miss that stays as it is)
+ROUND4 = [
+    ("We had lunch on Easter Sunday 2022 before the fight.", "Easter Sunday 2022", "DATE",
+     "Easter is always hard for me."),
+    ("I relapsed on New Year's Eve after 200 days sober.", "New Year's Eve", "DATE",
+     "I get depressed every Christmas and we argue about the Christmas tree."),
+    ("The week after Thanksgiving is the worst.", "Thanksgiving", "DATE", "I bought her a present for Christmas."),
+    ("Date of loss: 17 Mar 24.", "17 Mar 24", "DATE", "Group meets in room 214 on Thursdays at 6:30."),
+    ("Contact form submitted 06-Jun-2024 from home.", "06-Jun-2024", "DATE", "Read pages 31-45 of the workbook."),
+    ("Fill it in before Weds 12/6 please.", "12/6", "DATE", "Monday 7/10 mood, Tuesday 3/10 after the walk."),
+    ("The harassment started around mid-May.", "mid-May", "DATE", "I may be mid-way through the book."),
+    ("My birthday's the 30th and I dread it.", "30th", "DATE", "That's the 3rd time this week."),
+    ("Can we do the twenty-first instead?", "twenty-first", "DATE", "Life in the twenty-first century is lonely."),
+    ("The 14th clashes with my son's surgery.", "14th", "DATE", "The 5th step is the hardest for me."),
+    ("The sessions from June 3–7 were charged twice.", "June 3–7", "DATE", "Step 4 of the 12 steps is hard."),
+    ("He was ninety when he died.", "ninety", "AGE", "He was ninety minutes late again."),
+    ("My great-aunt is one hundred and two and sharp.", "one hundred and two", "AGE",
+     "Today I feel a hundred years old."),
+    ("Nan will be 101 in April.", "101", "AGE", "I'll be 100 percent honest, it will be 100 x worse."),
+    ("The landline is (02) 5550 1234 in the evenings.", "(02) 5550 1234", "PHONE", "Scores (02) 5 and 6 were low."),
+    ("My office line is (212) 555-0119 ext. 204 until five.", "(212) 555-0119 ext. 204", "PHONE",
+     "In crisis, call 1-800-273-8255 ext. 2 any time."),
+    ("Voicemail left for client at 555-0164 yesterday.", "555-0164", "PHONE", "The voicemail was 3 minutes long."),
+    ("Call me on five five five, oh one nine two tonight.", "five five five, oh one nine two", "PHONE",
+     "I counted one two three four five six seven eight to calm down."),
+    ("my email is lena dot park at example dot com, thanks", "lena dot park at example dot com", "EMAIL",
+     "I will look at it dot by dot tomorrow."),
+    ("Follow me on tiktok, it's @healing.with.jo for updates.", "@healing.with.jo", "USERNAME",
+     "Email me @ the usual address."),
+    ("mine's ptsd_warrior on discord if u want", "ptsd_warrior", "USERNAME", "I saved it as report_final.pdf."),
+    ("My username is nightowl92 on the forum.", "nightowl92", "USERNAME", "My username is private, sorry."),
+    ("SIN 046 454 286 is on the form.", "046 454 286", "ID_NUMBER", "It is a sin 365 days a year."),
+    ("Medicare card 2123 45670 1 is in my wallet.", "2123 45670 1", "ID_NUMBER", "My Medicare card is in the drawer."),
+    ("Policy number: LX 4471 9920 03.", "LX 4471 9920 03", "ID_NUMBER", "The policy number is on the card."),
+    ("Claim reference CR/2024/118842 was rejected.", "CR/2024/118842", "ID_NUMBER",
+     "My score was 14/27 at intake and 2019/2020 was a bad year."),
+    ("They gave me crime ref 4410093/24 for it.", "4410093/24", "ID_NUMBER", "I rated it 3/10 and then 7/10."),
+    ("Aadhaar: 2345 6789 0123 for the clinic.", "2345 6789 0123", "ID_NUMBER", "I walked 1000 2000 steps today."),
+    ("Plate number was AB12 CDE, I wrote it down.", "AB12 CDE", "ID_NUMBER", "Call 1 800 273 8255 now."),
+    ("Stepdad Ray still lives there.", "Ray", "NAME", "Grandad said I should try harder."),
+    ("Rahul said he'd meet me outside.", "Rahul", "NAME", "Everyone said it would be fine."),
+    ("I'm meeting my birth father, Will Harrington, next week.", "Will Harrington", "NAME",
+     "My birth was hard on my mother."),
+    ("Client's sister Fatima Al-Sayed called.", "Fatima Al-Sayed", "NAME", "The client's sister called."),
+    ("Pt lives with son (Arjun) and his wife.", "Arjun", "NAME", "Pt lives with son (aged 4) and his wife."),
+    ("Client's partner, Min-jun Lee, works nights.", "Min-jun Lee", "NAME", "Follow-up is on Monday."),
+    ("i ran into jake m at the pharmacy", "jake m", "NAME", "i ran into my old teacher at the pharmacy"),
+    ("I live at 22B Nehru Nagar with my parents.", "22B Nehru Nagar", "LOCATION", "Nan and I walked along the river."),
+    ("I panicked on 5th and Pine outside the shop.", "5th and Pine", "LOCATION",
+     "He is on 3rd and final warning at work, on Monday and Tuesday."),
+    ("My manager at Northgate Insurance yells at me.", "Northgate Insurance", "LOCATION",
+     "Life Insurance is so expensive now."),
+    ("We walked along Bondi Beach every morning.", "Bondi Beach", "LOCATION", "We walked along the beach every morning."),
+    ("He took me fishing at Lake Merritt every summer.", "Lake Merritt", "LOCATION", "He took me fishing at the lake."),
+    ("Transferred from Mercy General last night.", "Mercy General", "LOCATION", "The Attorney General said nothing."),
+    ("Sister Agnes at Our Lady of Mercy believed me.", "Our Lady of Mercy", "LOCATION",
+     "She was the lady of the house."),
+]
+
+
+@pytest.mark.parametrize("text,identifier,kind,near_miss", ROUND4, ids=[f"{k}:{i}" for _, i, k, _ in ROUND4])
+def test_round4_formats_are_replaced_and_near_misses_kept(text, identifier, kind, near_miss):
+    r = deidentify(text)
+    start = text.index(identifier)
+    assert any(sp.type == kind and sp.start <= start and sp.end >= start + len(identifier) for sp in r.spans), (
+        r.text, r.spans)
+    kept = deidentify(near_miss)
+    assert kept.text == near_miss, kept.spans
+
+
+def test_holiday_without_a_date_cue_is_kept_but_a_date_is_not():
+    r = deidentify("The accident was on 12/24/2018 and I still have flashbacks every Christmas.")
+    assert r.text == "The accident was on [DATE] and I still have flashbacks every Christmas."
+
+
+def test_initial_after_a_name_goes_with_it_but_not_the_full_stop():
+    assert deidentify("I told Jessica B.").text == "I told [NAME]."
+    assert deidentify("Jake M. Smith called.").text == "[NAME] called."
+
+
 @pytest.mark.parametrize("text,identifier,kind", REPLACED, ids=[f"{k}:{i}" for _, i, k in REPLACED])
 def test_each_identifier_type_is_replaced(text, identifier, kind):
     r = deidentify(text)
@@ -150,8 +230,9 @@ def test_one_megabyte_inputs_finish_quickly():
     unit = ("My name is Sarah Johnson, call (555) 123-4567 or s@x.com on March 3rd 2020 at 42 Elm Street "
             "in Denver. I take 20 mg of sertraline. ")
     dense = unit * (1_000_000 // len(unit))
-    hostile = "".join(chunk * (125_000 // len(chunk)) for chunk in (
-        "1-", "1 ", "Aa ", "a@", "a.", "+1 ", "ab:", "Dr. Smith "))
+    chunks = ("1-", "1 ", "Aa ", "a@", "a.", "+1 ", "ab:", "Dr. Smith ", "a dot ", "call five ", "a_", "A/1", "1234 ",
+              "Aa Insurance ", "jake m ", "the 14th ")
+    hostile = "".join(chunk * (1_000_000 // len(chunks) // len(chunk)) for chunk in chunks)
     for text, expect_names in ((dense, dense.count("Sarah Johnson")), (hostile, None)):
         assert len(text) > 900_000
         t0 = time.perf_counter()

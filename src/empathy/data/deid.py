@@ -118,11 +118,14 @@ _NEVER_NAME = _WEEKDAYS | {
     # in the census first-name list, but in this text a continent, Santa Claus, tai chi or a chat greeting
     "America", "Americas", "Europe", "Africa", "Antarctica", "Santa", "Tai", "Ok", "Hai", "Hii", "Yes", "No",
     "He", "She", "They", "We", "You", "It", "His", "Her", "Their", "Our", "Your", "My", "The", "This", "That",
+    # kinship words written as names ("Grandad said", "Stepdad Ray")
+    "Grandad", "Granddad", "Grandma", "Grandpa", "Granny", "Gran", "Nanna", "Stepdad", "Stepmom", "Stepmum", "Hubby",
+    "Mommy", "Daddy", "Mama", "Papa",
 }
 # in the census first-name list but, without a cue, far more often a word: function words (in English and in the
 # Spanish of some counsel-chat answers) and the words of book titles ("Wired for Love", "Buddha's Brain")
 _WORD_NOT_NAME = {"In", "Un", "Una", "Le", "La", "El", "Mi", "An", "So", "See", "Many", "Man", "Brain", "Love", "Winter",
-                  "Summer", "Major", "Merry", "Hang", "Will", "Nada", "Margarita"}
+                  "Summer", "Major", "Merry", "Hang", "Will", "Nada", "Margarita", "Nan"}
 # first names that are also English words, but whose capitalised form at the start of a sentence is almost always
 # the name (SCOWL lists "john", "terry", "bobby"...)
 _NAME_DESPITE_WORD = {"Maria", "Carol", "Colleen", "John", "Peter", "Terry", "Harry", "Billy", "Bobby", "Victor",
@@ -145,41 +148,93 @@ _DAY = r"(?:[12]\d|3[01]|0?[1-9])"
 _ORD = r"(?:st|nd|rd|th)"
 _YEAR = r"(?:1[89]\d\d|20\d\d)"
 _DATE_CUE = r"(?i:on|since|until|till|by|before|after|from|dated|due|DOB:?)"
+# a weekday before a numeric day/month ("Weds 12/6", "Tue. 3/4") dates it as a cue word does
+_WEEKDAY_CUE = (r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tues?|Weds?|Thu|Thurs?|Fri|Sat|"
+                r"Sun)\.?,?")
+# ordinal days written out, the eleventh to the thirty-first: "the first", "the second" ... "the tenth" are ordinary
+# English far more often than dates, so they are left out
+_ORD_WORD = (r"(?i:eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|"
+             r"twentieth|twenty[- ]?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|thirtieth|"
+             r"thirty[- ]?first)")
+_ORD_DAY = r"(?:" + _DAY + _ORD + "|" + _ORD_WORD + ")"
+# nouns an ordinal counts rather than dates: "on the 3rd floor", "the twenty-first century"
+_ORDINAL_NOUN = (r"floor|time|grade|step|day|week|month|year|place|row|percent|century|birthday|anniversary|session|"
+                 r"attempt|hour|round|chapter|page|level|person|one|amendment|street|avenue|try|tries|draft|edition")
+# holidays: a day of the year, so a date once a year is attached or a date cue ties an event to them
+_HOLIDAY = (r"(?:Christmas(?:\s(?:Eve|Day))?|New\sYear(?:['’]s)?(?:\s(?:Eve|Day))?|Valentine['’]?s(?:\sDay)?|"
+            r"Halloween|Thanksgiving(?:\sDay)?|Easter(?:\s(?:Sunday|Monday|Day))?|Good\sFriday|Mother['’]s\sDay|"
+            r"Father['’]s\sDay|Memorial\sDay|Labou?r\sDay|Veterans['’]?\sDay|Independence\sDay|Fourth\sof\sJuly|"
+            r"4th\sof\sJuly|St\.?\sPatrick['’]s\sDay|Boxing\sDay|Bonfire\sNight|Guy\sFawkes\sNight|Hanukkah|"
+            r"Diwali|Passover|Rosh\sHashanah|Yom\sKippur|Eid(?:\sal-(?:Fitr|Adha))?|(?:Lunar|Chinese)\sNew\sYear)")
+_DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+_UNIT_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine)"
+_TEEN_WORD = r"(?:ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)"
+# ages over 89 written out: "ninety", "ninety-three", "a hundred", "one hundred and two"
+_AGE_WORDS = (r"(?i:ninety(?:[- ]" + _UNIT_WORD + r")?|(?:a|one)\s{1,2}hundred(?:\s{1,2}(?:and\s{1,2})?(?:"
+              + _TEEN_WORD + "|" + _UNIT_WORD + r"))?)\b")
+# what follows a number that is not an age: "be 95 percent sure", "was ninety minutes late"
+_NOT_AGE_AFTER = (r"(?!\s{0,2}(?:%|percent|per\s{1,2}cent|pounds|lbs?|kg|kilos?|minutes|mins|miles|km|dollars|"
+                  r"bucks|quid|euros|pence|grand|times|days|weeks|months|mg|points|degrees|cents|people|calories|"
+                  r"steps|pages|seconds|secs|hours|hrs|beats|bpm|feet|ft|inches|metres|meters|x)\b|\.\d|%)")
 
 _US_STATE_ABBR = ("AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|"
                   "NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY")
+# with the South Asian address words ("22B Nehru Nagar", "14 MG Marg")
 _STREET_SUFFIX = (r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Way|Terrace|"
-                  r"Close|Crescent|Parkway|Pkwy|Highway|Hwy|Circle|Cir|Square|Sq|Trail|Row|Mews|Grove|Gardens|Walk)")
+                  r"Close|Crescent|Parkway|Pkwy|Highway|Hwy|Circle|Cir|Square|Sq|Trail|Row|Mews|Grove|Gardens|Walk|"
+                  r"Nagar|Marg|Colony|Enclave|Vihar|Chowk)")
+_ORD_STREET = r"\d{1,3}(?:st|nd|rd|th)\b"
 _DETERMINER = r"(?!(?:The|A|An|My|Our|Your|His|Her|Their|This|That|Every|Any|No|In|At|On|To|From)\b)"
 _CAPWORD = r"[A-Z][a-z'’]{1,20}\.?"
 
-_NUMBER_WORD = r"(?:\s{1,3}(?:number|no\.?|num|#|id))"
+_NUMBER_WORD = (r"(?:\s{1,3}(?:number|no\.?|num|#|id|ref(?:erence)?\b\.?|"
+                r"card(?:\s{1,3}(?:number|no\.?|num|#))?))")
 _ID_CUE = (
-    r"(?:MRN|medical\s{1,3}record" + _NUMBER_WORD + r"?|(?:record|chart|case|claim|reference|ref|certificate|"
-    r"prescription|rx|routing|card|group|policy|patient|member|subscriber|insurance|employee|student|device|"
+    r"(?:MRN|medical\s{1,3}record" + _NUMBER_WORD + r"?|(?:record|chart|case|claim|reference|ref|certificate|crime|"
+    r"health|prescription|rx|routing|card|group|policy|patient|member|subscriber|insurance|employee|student|device|"
     r"NHS|NI|identification|id)" + _NUMBER_WORD + r"|account" + _NUMBER_WORD + r"?|acct\.?" + _NUMBER_WORD + r"?|"
     r"health\s{1,3}plan" + _NUMBER_WORD + r"?|medicaid" + _NUMBER_WORD + r"?|medicare" + _NUMBER_WORD + r"?|"
     r"licen[cs]e(?:\s{1,3}plate)?" + _NUMBER_WORD + r"?|(?:number\s{1,3})?plate" + _NUMBER_WORD + r"?|"
     r"registration" + _NUMBER_WORD + r"?|passport" + _NUMBER_WORD + r"?|VIN|serial" + _NUMBER_WORD + r"?|IMEI|"
     r"badge" + _NUMBER_WORD + r"?|card\s{1,3}ending(?:\s{1,3}in)?|sort\s{1,3}code|IBAN|"
-    r"national\s{1,3}insurance" + _NUMBER_WORD + r"?|SSN|social\s{1,3}security" + _NUMBER_WORD + r"?)"
+    r"national\s{1,3}insurance" + _NUMBER_WORD + r"?|SSN|(?-i:SIN)|aadhaa?r" + _NUMBER_WORD + r"?|"
+    r"social\s{1,3}security" + _NUMBER_WORD + r"?|social\s{1,3}insurance" + _NUMBER_WORD + r"?)"
 )
-# the value must have a digit in its first token; digit groups separated by single spaces continue it
-_ID_VALUE = r"((?=[A-Za-z-]{0,29}\d)[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){2,29}(?:\s\d{1,6}(?![A-Za-z])){0,5})"
+# the value must have a digit in its first token; digit groups separated by single spaces continue it, and a short
+# capital-letter prefix before them belongs to it ("LX 4471 9920 03"); hyphens and slashes join its parts
+_ID_VALUE = (r"((?:(?-i:[A-Z]{1,4})\s(?=\d))?(?=[A-Za-z/-]{0,29}\d)[A-Za-z0-9](?:[A-Za-z0-9]|[-/](?=[A-Za-z0-9])){2,29}"
+             r"(?:\s\d{1,6}(?![A-Za-z])){0,5})")
+
+_SPELLED_DOT = r"(?:\[dot\]|\(dot\)|\sdot\s)"
+# a phone extension belongs to the number: "(212) 555-0119 ext. 204", "555-0119 x12"
+_EXTENSION = r"(?:\s{0,2},?\s{0,2}(?i:ext\.?|extension|x)\s{0,2}\d{1,5})?"
 
 # (type, rule, priority, pattern, group): the group is the identifier, the rest of the match is context
 _PATTERNS: list[tuple[str, str, int, re.Pattern[str], int]] = [
     ("EMAIL", "email", 100, re.compile(
         r"(?<![\w.+-])[A-Za-z0-9][\w.+-]{0,63}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b"), 0),
     ("EMAIL", "email_spelled", 100, re.compile(
-        r"(?<![\w.+-])[\w.+-]{1,64}\s{0,2}(?:\[at\]|\(at\)|\sat\s)\s{0,2}[\w-]{1,63}\s{0,2}(?:\[dot\]|\(dot\)|\sdot\s)"
-        r"\s{0,2}(?:com|org|net|edu|gov|co\.uk|co|uk|io)\b", _I), 0),
+        r"(?<![\w.+-])[\w.+-]{1,64}(?:\s{0,2}" + _SPELLED_DOT + r"\s{0,2}[\w+-]{1,64}){0,3}\s{0,2}"
+        r"(?:\[at\]|\(at\)|\sat\s)\s{0,2}[\w-]{1,63}(?:\s{0,2}" + _SPELLED_DOT + r"\s{0,2}[\w-]{1,63}){0,3}\s{0,2}"
+        + _SPELLED_DOT + r"\s{0,2}(?:com|org|net|edu|gov|co\.uk|co|uk|io)\b", _I), 0),
     # "www." starts a URL even when glued to the word before it, as scraped signatures are ("Lewiswww.site.com")
     ("URL", "url", 95, re.compile(r"(?:\b(?:https?|ftp)://|www\.)[^\s<>\"'`]{1,2048}", _I), 0),
     ("URL", "domain", 94, re.compile(
         r"(?<![\w@.-])(?:[A-Za-z0-9][A-Za-z0-9-]{0,62}\.){1,5}(?:com|org|net|edu|gov|mil|io|co|us|uk|ca|au|nz|ie|info|"
         r"biz|me|ly|app|health|care|blog|online|site|tv)\b(?:/[^\s<>\"'`]{0,2048})?"), 0),
-    ("USERNAME", "handle", 93, re.compile(r"(?<![\w@.])@[A-Za-z0-9_]{2,30}\b(?!\.\w)"), 0),
+    # dots inside a handle are part of it ("@healing.with.jo"); one that ends in a domain ("@example.com") is not a
+    # handle (see _valid)
+    ("USERNAME", "handle", 93, re.compile(r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_]|\.(?=[A-Za-z0-9_])){1,29}\b"), 0),
+    # a username without "@": after "username"/"screen name"/"gamertag" or a platform's "name"/"handle"
+    ("USERNAME", "username_cue", 92, re.compile(
+        r"\b(?i:user\s?name|screen\s?name|gamer\s?tag|(?:my|his|her|their|your)\s{1,3}handle|handle\s{0,2}(?=is|:)|"
+        r"(?:discord|snapchat|snap|insta|instagram|tiktok|twitter|reddit|telegram|kik|xbox|psn|steam|twitch)"
+        r"\s{1,3}(?:name|handle|username|id|tag))(?:\s{1,3}(?i:on|for)\s{1,3}(?:the\s{1,3})?[A-Za-z]{2,20})?"
+        r"\s{0,3}(?i:is|was|[:=-])?\s{0,3}(?i:is\s{1,3})?"
+        r"(@?[A-Za-z0-9_](?:[A-Za-z0-9_]|\.(?=[A-Za-z0-9_])){2,29})\b"), 1),
+    # words joined by underscores ("ptsd_warrior", "quietstorm_1987") are handles in this text, not words
+    ("USERNAME", "username_underscore", 91, re.compile(
+        r"(?<![\w@#/.:=&?-])[A-Za-z0-9]{1,30}(?:_[A-Za-z0-9]{1,30}){1,4}(?![\w@]|[.:/=-]\w)"), 0),
     ("IP_ADDRESS", "ipv4", 90, re.compile(
         r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\w|\.\d)"), 0),
     ("IP_ADDRESS", "ipv6", 90, re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"), 0),
@@ -193,42 +248,68 @@ _PATTERNS: list[tuple[str, str, int, re.Pattern[str], int]] = [
      0),
     ("ID_NUMBER", "iban", 84, re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){3,7}(?:\s?[A-Z0-9]{1,3})?\b"), 0),
     ("PHONE", "phone_nanp", 80, re.compile(
-        r"(?<![\w+])(?:\+?1[\s.-]{0,2})?(?:\(\d{3}\)|\d{3})[\s.-]{0,2}\d{3}[\s.-]?\d{4}(?!\w)"), 0),
+        r"(?<![\w+])(?:\+?1[\s.-]{0,2})?(?:\(\d{3}\)|\d{3})[\s.-]{0,2}\d{3}[\s.-]?\d{4}" + _EXTENSION + r"(?!\w)"), 0),
     ("PHONE", "phone_intl", 80, re.compile(
-        r"(?<![\w+])\+\d{1,3}(?:(?:[\s.-]{1,2}\(?|\(|(?<=\)))\d{1,6}\)?){1,6}(?!\w)|(?<![\w+])\+\d{8,15}(?!\w)"), 0),
-    ("PHONE", "phone_uk", 80, re.compile(r"(?<![\w+])(?:0\d{2,4}|\(0\d{2,4}\))[\s-]?\d{3,4}[\s-]?\d{3,4}(?!\w)"), 0),
+        r"(?<![\w+])\+\d{1,3}(?:(?:[\s.-]{1,2}\(?|\(|(?<=\)))\d{1,6}\)?){1,6}" + _EXTENSION + r"(?!\w)|"
+        r"(?<![\w+])\+\d{8,15}" + _EXTENSION + r"(?!\w)"), 0),
+    # national numbers with a trunk 0: UK and Irish ("0161 496 0732"), Australian ("(02) 5550 1234", "02 5550 1234")
+    ("PHONE", "phone_uk", 80, re.compile(
+        r"(?<![\w+])(?:0\d{2,4}|\(0\d{1,4}\)|0\d(?=[\s-]\d{4}[\s-]\d{4}))[\s-]?\d{3,4}[\s-]?\d{3,4}" + _EXTENSION +
+        r"(?!\w)"), 0),
     ("PHONE", "phone_cue", 79, re.compile(
-        r"\b(?:call|phone|cell|mobile|text|tel|fax|number|ext)\b\.?[^\n\d]{0,20}?(?<![\d-])(\d{3}[\s.-]\d{4})(?![\d-])",
-        _I), 1),
+        r"\b(?:call|phone|ph|cell|mobile|text|tel|fax|number|ext|voicemail|landline|line|ring|reach|reachable|"
+        r"whatsapp)\b\.?[^\n\d]{0,24}?(?<![\d-])(\d{3}[\s.-]\d{4})(?![\d-])", _I), 1),
+    # a number said digit by digit: "call me on five five five, oh one nine two"
+    ("PHONE", "phone_spelled", 79, re.compile(
+        r"\b(?:call|phone|cell|mobile|text|number|reach|ring|whatsapp)\b[^\n\d]{0,20}?\b(" + _DIGIT_WORD +
+        r"(?:[\s,.-]{1,3}" + _DIGIT_WORD + r"){6,14})\b", _I), 1),
     ("DATE", "date_numeric", 70, re.compile(r"\b(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})\b"), 0),
     ("DATE", "date_iso", 70, re.compile(
         r"\b" + _YEAR + r"([-/.])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])\b"), 0),
     ("DATE", "date_month_year_numeric", 69, re.compile(r"(?<![\d/])(?:0?[1-9]|1[0-2])/" + _YEAR + r"\b"), 0),
+    # a range of days is one date: "June 3–7", "3-5 March"; a two-digit year only where the clause ends ("17 Mar 24.")
     ("DATE", "date_month_day", 70, re.compile(
-        r"\b" + _MONTH_CI + r"\s{0,3}" + _DAY + _ORD + r"?\b(?:,?\s{1,3}" + _YEAR + r"\b)?"), 0),
+        r"\b" + _MONTH_CI + r"\s{0,3}" + _DAY + _ORD + r"?\b(?:\s{0,2}[-–—]\s{0,2}" + _DAY + _ORD + r"?\b)?"
+        r"(?:,?\s{1,3}" + _YEAR + r"\b)?"), 0),
     ("DATE", "date_day_month", 70, re.compile(
-        r"\b" + _DAY + _ORD + r"?\s{1,3}(?:of\s{1,3})?" + _MONTH_CI + r"(?:\b|(?<=\.))(?:,?\s{1,3}" + _YEAR + r"\b)?"), 0),
+        r"\b" + _DAY + _ORD + r"?(?:\s{0,2}[-–—]\s{0,2}" + _DAY + _ORD + r"?)?\s{1,3}(?:of\s{1,3})?" + _MONTH_CI +
+        r"(?:\b|(?<=\.))(?:,?\s{1,3}" + _YEAR + r"\b|\s{1,3}['’]?\d\d(?=\s{0,3}(?:[.,;:!?)]|$)))?"), 0),
+    ("DATE", "date_ordinal_word_month", 70, re.compile(
+        r"\b" + _ORD_WORD + r"\s{1,3}of\s{1,3}" + _MONTH_CI + r"(?:\b|(?<=\.))(?:,?\s{1,3}" + _YEAR + r"\b)?"), 0),
+    # the month as a word between separators: "06-Jun-2024", "6/June/24", "Jun-06-2024"
+    ("DATE", "date_month_separated", 70, re.compile(
+        r"\b(?:" + _DAY + r"([-/.])" + _MONTH_CI + r"\1|" + _MONTH_CI + r"([-/.])" + _DAY + r"\2)(?:" + _YEAR +
+        r"|\d\d)\b"), 0),
     ("DATE", "date_month_year", 69, re.compile(r"\b" + _MONTH_CI + r"\s{1,3}(?:of\s{1,3})?" + _YEAR + r"\b"), 0),
     ("DATE", "date_cue_day_month", 68, re.compile(
-        r"\b" + _DATE_CUE + r"\s{1,3}(\d{1,2}/\d{1,2})(?![/\d])"), 1),
+        r"\b(?:" + _DATE_CUE + "|" + _WEEKDAY_CUE + r")\s{1,3}(\d{1,2}/\d{1,2})(?![/\d])"), 1),
     ("DATE", "date_cue_ordinal", 68, re.compile(
-        r"\b(?:on|since|until|till|by|before|after|from)\s{1,3}the\s{1,3}(" + _DAY + _ORD + r")\b"
-        r"(?!\s{0,3}(?:floor|time|grade|step|day|week|month|year|place|row|percent|century|birthday|anniversary|"
-        r"session|attempt|hour|round|chapter|page|level|person|one)s?\b)", _I), 1),
+        r"\b(?:on|since|until|till|by|before|after|from)\s{1,3}the\s{1,3}(" + _ORD_DAY + r")\b"
+        r"(?!\s{0,3}(?:" + _ORDINAL_NOUN + r")s?\b)", _I), 1),
     ("DATE", "date_weekday_ordinal", 68, re.compile(
-        r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),?\s{1,3}the\s{1,3}" + _DAY + _ORD + r"\b"), 0),
+        r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),?\s{1,3}the\s{1,3}" + _ORD_DAY + r"\b"), 0),
+    # a day being arranged: "can we do the twenty-first instead?", "the 14th clashes with his surgery"
+    ("DATE", "date_ordinal_plan", 67, re.compile(
+        r"\bthe\s{1,3}(" + _ORD_DAY + r")\b(?=\s{0,3}(?:\?|instead\b|(?:works|suits|clashes|would\s{1,3}(?:work|suit)|"
+        r"(?:won['’]t|doesn['’]t|does\s{1,3}not|will\s{1,3}not)\s{1,3}work|is\s{1,3}(?:fine|better|free|booked|"
+        r"no\s{1,3}good))\b))", _I), 1),
     # a month that is the subject of a sentence ("June is always hard"), where it cannot be the verb "may"
     ("DATE", "date_month_subject", 65, re.compile(
         r"\b(" + _MONTH_CAP + r")(?=\s{1,3}(?:is|was|has\s+been|will\s+be|always|never|used\s+to)\b)"), 1),
     # "her birthday is the 19th": after "is"/"was" only where the sentence or clause ends there
     ("DATE", "date_is_ordinal", 67, re.compile(
-        r"\b(?:is|was|be)\s{1,3}the\s{1,3}(" + _DAY + _ORD + r")\b(?=\s{0,3}(?:[.,;:!?)]|$|and\b|but\b|so\b|of\b))",
-        _I), 1),
-    # fixed-date holidays with a year are a full date ("Christmas 2019"); without a year they are kept
-    ("DATE", "date_holiday_year", 69, re.compile(
-        r"\b(?:Christmas(?:\s(?:Eve|Day))?|New\sYear['’]s(?:\s(?:Eve|Day))?|Valentine['’]?s(?:\sDay)?|Halloween|"
-        r"Independence\sDay|Fourth\sof\sJuly|4th\sof\sJuly|St\.?\sPatrick['’]s\sDay|Boxing\sDay|Bonfire\sNight|"
-        r"Guy\sFawkes\sNight)(?:,?\s{1,3}of)?,?\s{1,3}" + _YEAR + r"\b"), 0),
+        r"(?:\b(?:is|was|be)|['’]s)\s{1,3}the\s{1,3}(" + _ORD_DAY + r")\b"
+        r"(?=\s{0,3}(?:[.,;:!?)]|$|and\b|but\b|so\b|of\b))", _I), 1),
+    # holidays with a year are a full date ("Christmas 2019", "Easter Sunday 2022")
+    ("DATE", "date_holiday_year", 69, re.compile(r"\b" + _HOLIDAY + r"(?:,?\s{1,3}of)?,?\s{1,3}" + _YEAR + r"\b"), 0),
+    # without a year, a holiday is the date of an event only after a date cue ("relapsed on New Year's Eve", "the week
+    # after Thanksgiving"); "every Christmas", "Christmas is hard" and "for Christmas" are kept
+    ("DATE", "date_holiday_cue", 66, re.compile(
+        r"\b(?i:on|since|until|till|by|before|after|from|around)\s{1,3}(?:the\s{1,3})?(" + _HOLIDAY + r")\b"
+        r"(?!\s{0,3}(?:tree|dinner|party|parties|present|presents|gift|gifts|card|cards|break|holidays?|songs?|movies?|"
+        r"music|lights|decorations|shopping|season|weekend)\b)"), 1),
+    # "mid-May": the prefix is part of the word, so of the span
+    ("DATE", "date_mid_month", 66, re.compile(r"\b(?i:mid|early|late)-" + _MONTH_CAP + r"\b(?!\s{0,2}\d)"), 0),
     ("DATE", "date_cue_month", 66, re.compile(
         r"\b(?i:in|since|until|till|by|during|before|after|last|next|this|early|late|mid-?|of|through|from|around|"
         r"every)\s{1,3}(" + _MONTH_CAP + r")\b(?!\s{0,2}\d)"), 1),
@@ -240,16 +321,26 @@ _PATTERNS: list[tuple[str, str, int, re.Pattern[str], int]] = [
     ("AGE", "age_years", 55, re.compile(
         r"\b(9\d|1[01]\d)(?=\s{0,2}-?\s{0,2}(?:years?|yrs?|y\.?o\b|year-old|years-old)\b)", _I), 1),
     ("AGE", "age_cue", 55, re.compile(
-        r"\b(?:aged?|turned|turns|turning|I'm|I’m|I\s{1,2}am|is|was|he's|she's|who's)\s{1,3}(9\d|1[01]\d)\b"
-        r"(?!\s{0,2}(?:%|percent|pounds|lbs?|kg|kilos?|minutes|mins|miles|km|dollars|times|days|weeks|months|mg|"
-        r"points|degrees|cents)\b|\.\d|%)", _I), 1),
+        r"\b(?:aged?|turned|turns|turning|I'm|I’m|I\s{1,2}am|is|was|be|he's|she's|who's)\s{1,3}(9\d|1[01]\d)\b"
+        + _NOT_AGE_AFTER, _I), 1),
+    # written out: "he was ninety when he died", "turned ninety-three", "one hundred and two years old"
+    ("AGE", "age_words_cue", 55, re.compile(
+        r"\b(?:aged?|turned|turns|turning|I'm|I’m|I\s{1,2}am|is|was|be|he's|she's|who's)\s{1,3}(" + _AGE_WORDS + r")"
+        + _NOT_AGE_AFTER, _I), 1),
+    ("AGE", "age_words_years", 55, re.compile(
+        r"\b(" + _AGE_WORDS + r")(?=\s{0,2}-?\s{0,2}(?:years?|yrs?|year-old|years-old)\b)", _I), 1),
     ("AGE", "age_apposition", 55, re.compile(
         r"\b(?i:mother|father|mom|mum|dad|grandmother|grandfather|grandma|grandpa|gran|nan|nana|aunt|uncle|husband|"
         r"wife|partner|neighbou?r|patient|client|friend|sister|brother),\s{1,2}(9\d|1[01]\d)(?=\s{0,2},)"), 1),
     ("ID_NUMBER", "id_hyphenated", 60, re.compile(r"(?<![\w-])[A-Z0-9]{1,12}(?:-[A-Z0-9]{1,12}){1,5}(?![\w-])"), 0),
     ("ID_NUMBER", "id_alnum", 60, re.compile(r"\b(?=[A-Za-z]{0,10}\d)[A-Za-z0-9]{6,30}\b"), 0),
+    # codes with slashes: "CR/2024/118842", "4410093/24" (dates, scores and fractions are excluded in _valid)
+    ("ID_NUMBER", "id_slash", 60, re.compile(r"(?<![\w/.-])[A-Z0-9]{1,12}(?:/[A-Z0-9]{1,12}){1,4}(?![\w-]|/\w)"), 0),
+    # ten or more digits in groups of three to five ("2345 6789 0123"): phone formats rank above it
+    ("ID_NUMBER", "id_digit_groups", 59, re.compile(r"(?<![\w$£€.,+-])\d{3,5}(?: \d{3,5}){2,3}(?![\w,-]|\.\d)"), 0),
     ("ID_NUMBER", "id_digits", 58, re.compile(r"(?<![\w$£€.,])\d{7,30}(?![\w,]|\.\d)"), 0),
-    ("ID_NUMBER", "uk_plate", 57, re.compile(r"\b[A-Z]{2}\d{2}\s?[A-Z]{3}\b"), 0),
+    # above id_cue, which would stop at the space of "AB12 CDE"
+    ("ID_NUMBER", "uk_plate", 87, re.compile(r"\b[A-Z]{2}\d{2}\s?[A-Z]{3}\b"), 0),
     ("LOCATION", "street_address", 52, re.compile(
         r"\b(?:(?:Flat|Apt|Apartment|Unit|Suite)\s{1,3}[A-Za-z0-9]{1,6},?\s{1,3})?"
         r"\d{1,6}[A-Za-z]?\s{1,3}(?:[NSEW]\.?\s{1,3}|(?:North|South|East|West)\s{1,3})?"
@@ -267,6 +358,16 @@ _PATTERNS: list[tuple[str, str, int, re.Pattern[str], int]] = [
         r"High\sSchool|Middle\sSchool|Elementary(?:\sSchool)?|Primary\sSchool|Academy|University|College|Church|"
         r"Cathedral|Temple|Mosque|Synagogue|Community\sCent(?:er|re)|Recovery\sCent(?:er|re)|Behavioral\sHealth|"
         r"Behavioural\sHealth)\b"), 0),
+    # Catholic parishes, schools and hospitals: "Our Lady of Mercy", "Our Lady of the Lake"
+    ("LOCATION", "our_lady_of", 51, re.compile(
+        r"\bOur\sLady\sof\s(?:the\s)?[A-Z][a-z]{1,20}(?:\s[A-Z][a-z]{1,20}){0,2}\b"), 0),
+    # a street corner: "on 5th and Pine", "at Main & 3rd" (one side a numbered street), "the corner of Oak and Elm"
+    ("LOCATION", "street_corner", 50, re.compile(
+        r"\b(?i:on|at|near|off)\s{1,3}((?:" + _ORD_STREET + r"\s{1,3}(?:and|&)\s{1,3}[A-Z][a-z]{2,20}|"
+        r"[A-Z][a-z]{2,20}\s{1,3}(?:and|&)\s{1,3}" + _ORD_STREET + r")(?:\s{1,3}" + _STREET_SUFFIX + r"\b\.?)?)"), 1),
+    ("LOCATION", "street_corner_of", 50, re.compile(
+        r"\b(?i:corner)\s{1,3}of\s{1,3}((?:" + _ORD_STREET + r"|[A-Z][a-z]{2,20})\s{1,3}(?:and|&)\s{1,3}(?:"
+        + _ORD_STREET + r"|[A-Z][a-z]{2,20})(?:\s{1,3}" + _STREET_SUFFIX + r"\b\.?)?)"), 1),
     ("LOCATION", "university_of", 51, re.compile(r"\bUniversity\sof\s(?:[A-Z][a-z]{1,20}\s?){1,3}\b"), 0),
     ("LOCATION", "county", 50, re.compile(
         r"\b" + _DETERMINER + r"(?:[A-Z][a-z]{1,20}\s{1,3}){1,3}(?:County|Parish|Borough|Township)\b"), 0),
@@ -281,9 +382,9 @@ _PATTERNS: list[tuple[str, str, int, re.Pattern[str], int]] = [
 # patterns that cannot match text without a digit; skipped for such text (most conversational turns)
 _NEEDS_DIGIT = {"ipv4", "ipv6", "id_cue", "ssn", "ni_number", "card", "iban", "phone_nanp", "phone_intl", "phone_uk",
                 "phone_cue", "date_numeric", "date_iso", "date_month_year_numeric", "date_month_day", "date_day_month",
-                "date_month_year", "date_cue_day_month", "date_cue_ordinal", "date_weekday_ordinal", "date_is_ordinal",
-                "date_holiday_year", "age_years", "age_cue", "age_apposition", "id_hyphenated", "id_alnum", "id_digits",
-                "uk_plate", "street_address", "zip_cue", "zip_after_state", "uk_postcode"}
+                "date_month_separated", "date_month_year", "date_cue_day_month", "date_holiday_year", "age_years",
+                "age_cue", "age_apposition", "id_hyphenated", "id_alnum", "id_slash", "id_digit_groups", "id_digits",
+                "uk_plate", "street_address", "street_corner", "zip_cue", "zip_after_state", "uk_postcode"}
 
 # cheap searches that must succeed before the costlier patterns that need them run: in ordinary text they succeed
 # at once, and in text without them (1 MB of "1 1 1 ...") one scan replaces several
@@ -292,12 +393,22 @@ _GATES = {
     "id_cue": re.compile(r"\b(?i:mrn|medic|record|chart|case|claim|ref|certificate|prescription|rx|routing|card|group|"
                          r"policy|patient|member|subscriber|insurance|employee|student|device|nhs|ni|identification|id|"
                          r"account|acct|health|licen|plate|registration|passport|vin|serial|imei|badge|sort|iban|"
-                         r"national|ssn|social)"),
+                         r"national|ssn|social|sin|aadhaa?r|crime)"),
     "age": re.compile(r"\b(?:9\d|1[01]\d)\b"),
+    "age_words": re.compile(r"(?i:ninety|hundred)"),
+    # an ordinal day in figures or words ("the 14th", "the twenty-first")
+    "ordinal": re.compile(r"\d(?:st|nd|rd|th)|(?i:eleventh|twelfth|teenth|twentieth|twenty|thirtieth|thirty)"),
+    "holiday": re.compile(r"Christmas|Year|Valentine|Halloween|Thanksgiving|Easter|Good\sFriday|Day\b|Night\b|July|"
+                          r"Hanukkah|Diwali|Passover|Rosh|Yom|Eid\b"),
+    "underscore": re.compile(r"[A-Za-z0-9]_[A-Za-z0-9]"),
 }
 _GATED = {"date_month_day": "month", "date_day_month": "month", "date_month_year": "month", "date_cue_month": "month",
-          "date_month_mid": "month", "date_month_subject": "month", "id_cue": "id_cue", "age_years": "age",
-          "age_cue": "age", "age_apposition": "age"}
+          "date_month_mid": "month", "date_month_subject": "month", "date_mid_month": "month",
+          "date_month_separated": "month", "date_cue_ordinal": "ordinal", "date_weekday_ordinal": "ordinal",
+          "date_is_ordinal": "ordinal", "date_ordinal_plan": "ordinal", "date_ordinal_word_month": "ordinal",
+          "date_holiday_cue": "holiday", "id_cue": "id_cue", "age_years": "age", "age_cue": "age",
+          "age_apposition": "age", "age_words_cue": "age_words", "age_words_years": "age_words",
+          "username_underscore": "underscore"}
 
 _DIGIT = re.compile(r"\d")
 
@@ -308,18 +419,27 @@ _TOLL_FREE = re.compile(r"8(?:00|88|77|66|55|44|33)\d{7}")
 _TOLL_FREE_VANITY = re.compile(r"(?:1[\s.-]?)?8(?:00|88|77|66|55|44|33)[\s.-]")   # "1-800-4-A-CHILD"
 _MEASURE_BEFORE = re.compile(r"(?i:rate|score|pressure|level|temperature|temp|weight|sugar|count|percent|bpm|oxygen|"
                              r"\biq|speed|mph|grade|mark|result|reading|saturation|glucose)\W{0,3}\w{0,5}\W{0,3}$")
+_FIGURATIVE_BEFORE = re.compile(r"(?i:\b(?:feel|feels|feeling|felt|look|looks|looking|looked|like|act|acts|acting|"
+                                r"acted)\s{1,3}(?:like\s{1,3})?(?:about\s{1,3}|almost\s{1,3}|nearly\s{1,3})?)$")
 _UNITS = re.compile(r"(?i)\d(?:mg|mcg|ml|kg|lbs?|km|mi|hrs?|mins?|k|s|th|st|nd|rd|am|pm|x|gb|mb|px|p)$")
+_WEEKDAY_START = re.compile(_WEEKDAY_CUE)
+_EXTENSION_SPLIT = re.compile(r"\s{0,2},?\s{0,2}(?i:ext\.?|extension|x)\s{0,2}\d{1,5}$")
+_DOMAIN_END = re.compile(r"\.(?:com|org|net|edu|gov|io|co|uk|us|ca|au|info|me)$", re.IGNORECASE)
+_MONTH_ABBR = {"Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec"}
 
 
 def _valid(rule: str, m: re.Match[str], value: str) -> bool:
     """The checks a regular expression cannot make cheaply."""
     if rule.startswith(("phone", "id_")):
-        digits = re.sub(r"\D", "", value)
+        # the number without its extension: "1-800-273-8255 ext. 2" is still a helpline
+        digits = re.sub(r"\D", "", _EXTENSION_SPLIT.sub("", value) if rule.startswith("phone") else value)
         if digits.startswith("1") and len(digits) == 11:
             digits = digits[1:]
         if _TOLL_FREE.fullmatch(digits) or _TOLL_FREE_VANITY.match(value):
             return False
     if rule.startswith("phone"):
+        if rule == "phone_spelled":
+            return True
         if rule == "phone_intl":
             return 8 <= len(digits) <= 15
         if rule == "phone_uk":
@@ -330,6 +450,8 @@ def _valid(rule: str, m: re.Match[str], value: str) -> bool:
         return 1 <= a <= 31 and 1 <= b <= 31 and (a <= 12 or b <= 12)
     if rule == "date_cue_day_month":
         a, b = (int(x) for x in value.split("/"))
+        if b == 10 and a <= 10 and _WEEKDAY_START.match(m.group(0)):
+            return False   # "Monday 7/10, Tuesday 3/10": a mood diary's scores out of ten
         return value != "24/7" and 1 <= a <= 31 and 1 <= b <= 31 and (a <= 12 or b <= 12)
     if rule == "ipv6":
         if value.count(":") < 7 and "::" not in value or sum(c.isalnum() for c in value) < 3:
@@ -339,9 +461,12 @@ def _valid(rule: str, m: re.Match[str], value: str) -> bool:
         except ValueError:
             return False
         return True
-    if rule == "age_cue":
+    if rule in ("age_cue", "age_words_cue"):
         # "my resting heart rate is 95", "her score was 98": a measurement, not an age
         return not _MEASURE_BEFORE.search(m.string, max(0, m.start() - 30), m.start() + 1)
+    if rule == "age_words_years":
+        # "today I feel a hundred years old" is a figure of speech
+        return not _FIGURATIVE_BEFORE.search(m.string, max(0, m.start() - 30), m.start())
     if rule == "id_cue":
         return sum(c.isdigit() for c in value) >= 2
     if rule == "id_hyphenated":
@@ -353,6 +478,24 @@ def _valid(rule: str, m: re.Match[str], value: str) -> bool:
         # "2000million", "1000mg", "1990s" are amounts and decades, not codes
         return (digits >= 4 and letters >= 1 and not _UNITS.search(value)
                 and not re.fullmatch(r"\d{1,30}[a-z]{1,30}", value))
+    if rule == "id_slash":
+        groups = value.split("/")
+        n_digits = sum(c.isdigit() for c in value)
+        # "CR/2024/118842", "4410093/24"; not "12/06/2024", "3/10", "2019/2020"
+        return n_digits >= 5 and (any(c.isalpha() for c in value) or any(len(g) >= 5 and g.isdigit() for g in groups))
+    if rule == "id_digit_groups":
+        return sum(c.isdigit() for c in value) >= 10
+    if rule == "handle":
+        return not _DOMAIN_END.search(value)
+    if rule == "username_cue":
+        v = value.lstrip("@")
+        # "my username is private" is no username; "nightowl92", "quiet.storm", "quietstorm" are
+        return not v.isdigit() and (any(c.isdigit() or c in "_." for c in v) or v.lower() not in _english())
+    if rule == "username_underscore":
+        return any(c.isalpha() for c in value) and len(value) >= 5
+    if rule in ("street_corner", "street_corner_of"):
+        words = re.findall(r"[A-Z][a-z]+", value)
+        return not any(w in _NEVER_NAME or w in _MONTH_NAMES or w in _MONTH_ABBR for w in words)
     if rule == "city_state":
         words = value.split()
         return not any(w in _NEVER_NAME or w in _WEEKDAYS for w in words)
@@ -363,13 +506,16 @@ def _valid(rule: str, m: re.Match[str], value: str) -> bool:
 # Names and places: one pass over the capitalised words
 
 # a capitalised word, not the first half of a contraction ("Don't") nor part of an address, handle or path
-_CAP_TOKEN = re.compile(r"(?<![\w@#/.’'-])(?:Mc|Mac|O['’]|D['’])?[A-Z][a-z]{1,24}(?:-[A-Z][a-z]{1,24})?(?![\w@])"
+# (a lower-case part after a hyphen too: "Min-jun", "Self-care")
+_CAP_TOKEN = re.compile(r"(?<![\w@#/.’'-])(?:Mc|Mac|O['’]|D['’])?[A-Z][a-z]{1,24}"
+                        r"(?:-[A-Z][a-z]{1,24}|-[a-z]{2,24})?(?![\w@])"
                         r"(?!['’](?:t|ll|re|ve|d|m)\b|\.[A-Za-z]{2})")
 _BEFORE = 48   # characters of left context a cue is looked for in
 
 _TITLE_BEFORE = re.compile(
     r"(?:\b(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Rev|Fr)\.?|\b(?:Doctor|Professor|Nurse|Pastor|Rabbi|Coach|Aunt|Auntie|Uncle|"
-    r"Grandma|Grandpa|Nana|Officer|Judge|Detective|Captain|Sister|Brother|Father)) $")
+    r"Grandma|Grandpa|Grandad|Granddad|Granny|Gran|Nana|Nanna|Cousin|Stepdad|Stepmom|Stepmum|Stepfather|"
+    r"Stepmother|Officer|Judge|Detective|Captain|Sister|Brother|Father)) $")
 # "named" and "called" precede medicines and things as often as people: after them only a listed first name counts
 _WEAK_NAME_CUE_BEFORE = re.compile(r"(?i:\b(?:named|called))\s{1,3}$")
 _NAME_CUE_BEFORE = re.compile(
@@ -379,16 +525,27 @@ _NAME_CUE_BEFORE = re.compile(
 _GREETING_BEFORE = re.compile(r"(?i:\b(?:hi|hello|hey|dear|thanks|thank\s+you|bye|goodbye|morning|welcome)),?\s{1,3}$")
 _IM_BEFORE = re.compile(r"\b(?:I['’]m|I\s+am|Im|this\s+is|This\s+is|it's|It's)\s$")
 _RELATION = (r"(?:husband|wife|spouse|son|daughter|kid|child|baby|mom|mum|mother|dad|father|stepfather|stepmother|"
-             r"stepdad|stepmom|stepson|stepdaughter|brother|sister|brother-in-law|sister-in-law|mother-in-law|"
+             r"stepdad|stepmom|stepmum|stepson|stepdaughter|brother|sister|brother-in-law|sister-in-law|mother-in-law|"
              r"father-in-law|twin|friend|boyfriend|girlfriend|partner|fiance|fiancé|fiancee|fiancée|ex|ex-husband|"
              r"ex-wife|ex-boyfriend|ex-girlfriend|therapist|counselor|counsellor|psychiatrist|psychologist|doctor|"
              r"GP|nurse|social\s+worker|boss|manager|supervisor|coworker|co-worker|colleague|teacher|coach|pastor|"
-             r"aunt|uncle|cousin|nephew|niece|grandma|grandmother|grandpa|grandfather|granddaughter|grandson|"
+             r"aunt|uncle|cousin|nephew|niece|grandma|grandmother|grandpa|grandfather|grandad|granddad|granny|gran|"
+             r"nan|nana|nanna|granddaughter|grandson|"
              r"grandchild|roommate|flatmate|neighbou?r|abuser|client|patient|landlord|lawyer|caseworker)")
-_RELATION_CUE = (r"(?i:\b(?:my|our|his|her|their|your)\s+(?:(?:late|ex-?|older|younger|little|big|eldest|oldest|"
-                 r"youngest|best|new|old|former|current|step-?|\d{1,2}-year-old)\s+){0,2}" + _RELATION +
-                 r"(?:'s\s+(?:friend|name\s+is)|\s+(?:is|was|named|called))?),?\s{1,3}")
+# "my", "our" ..., or a possessive ("the client's partner", "Sarah's boyfriend")
+_RELATION_CUE = (r"(?i:\b(?:my|our|his|her|their|your|[a-z]{1,20}['’]s)\s+(?:(?:late|ex-?|older|younger|little|big|"
+                 r"eldest|oldest|youngest|elder|best|new|old|former|current|step-?|birth|biological|adoptive|foster|"
+                 r"estranged|\d{1,2}-year-old)\s+){0,2}" + _RELATION +
+                 r"(?:'s\s+(?:friend|name\s+is)|\s+(?:is|was|named|called))?)(?:,?\s{1,3}|\s{0,2}\(\s{0,2})")
+# a relation or role with the name in brackets, possessive or not: "lives with son (Arjun)", "manager (Greg Whitfield)"
 _RELATION_BEFORE = re.compile(_RELATION_CUE + "$")
+_RELATION_PAREN_BEFORE = re.compile(r"(?i:\b" + _RELATION + r")\s{0,2}\(\s{0,2}$")
+
+
+def _relation_before(before: str) -> bool:
+    """Whether `before` ends with a relation cue; the bracket form is searched only where a bracket ends it."""
+    return _RELATION_BEFORE.search(before) is not None or (
+        before.rstrip(" ").endswith("(") and _RELATION_PAREN_BEFORE.search(before) is not None)
 _PLACE_CUE = (r"(?i:\b(?:in|from|near|around|outside|nearby|visiting|visit|to\s+visit|live\s+in|lives\s+in|lived\s+in|"
               r"born\s+in|grew\s+up\s+in|moved\s+(?:back\s+)?to|move\s+to|moving\s+to|relocated\s+to|back\s+to|"
               r"went\s+to|go\s+to|going\s+to|drive\s+to|drove\s+to|flew\s+to|fly\s+to|trip\s+to|commute\s+to|"
@@ -399,7 +556,12 @@ _PLACE_CUE_BEFORE = re.compile(_PLACE_CUE + "$")
 # words in the lists are mostly Spanish and chat: "tu", "una", "ok")
 _LOWER_WORD = re.compile(r"(?<![\w@#/.’'-])[a-z]{2,24}(?![\w@'’-])")
 _LOWER_NAME_CUE_BEFORE = re.compile(r"(?:(?i:\b(?:my\s+name\s+is|my\s+name's|i'm|i\s+am|call\s+me|named|called|hi|"
-                                    r"hello|hey|dear))|\b(?:me|you|him|her|us|them)\s+and)\s{1,3}$")
+                                    r"hello|hey|dear|ran\s+into|run\s+into|running\s+into|bumped\s+into|"
+                                    r"met\s+up\s+with|hang(?:ing)?\s+out\s+with|hung\s+out\s+with|texted|dating))|"
+                                    r"\b(?:me|you|him|her|us|them)\s+and)\s{1,3}$")
+# a name's initial after it: "jake m", "Jake M."
+_LOWER_INITIAL_AFTER = re.compile(r" [b-hj-np-tv-wz](?=[ ,;:!?]|$)")
+_INITIAL_AFTER = re.compile(r" (?![AI]\b)[A-Z](?:\.(?= \w))?(?=[ ,;:!?.]|$)")
 # the last word of every cue above: a capitalised word after any other word skips the cue expressions, which keeps
 # text with many capitalised words (titles, 1 MB of "Aa Aa Aa") linear and fast
 _CUE_LAST_WORDS = frozenset(
@@ -415,6 +577,21 @@ _CREDENTIAL = re.compile(
     r"\b((?:[A-Z][a-z'-]{1,20}[ \xa0]{1,2}|[A-Z]\.[ \xa0]{1,2}){0,3}[A-Z][a-z'-]{1,20}),?\s"
     r"(?:LMFT|LCSW|LPC|LPCC|LMHC|LCPC|LICSW|LMSW|LPC-S|MFT|MSW|PhD|Ph\.D\.|PsyD|Psy\.D\.|MD|M\.D\.|MA|MS|M\.A\.|M\.S\.|MEd|EdD|DBH|NCC|RN|LCADC|CADC|ATR|BCBA|LADC|LISW|LCMHC|"
     r"LSW|LAC|CSW|LMHCA|LPCA|LPC-MHSP|CCTP|CSAT|CEDS)(?![\w-])")
+# the last word of an employer's, shop's or landmark's name; the first word of a lake's or mountain's
+_ORG_SUFFIX = frozenset({
+    "Insurance", "Electronics", "Freight", "Logistics", "Motors", "Industries", "Technologies", "Systems", "Solutions",
+    "Consulting", "Manufacturing", "Construction", "Foods", "Pharmaceuticals", "Bank", "Bakery", "Pharmacy",
+    "Supermarket", "Restaurant", "Hotel", "Mall", "Plaza", "Beach", "Pier", "Zoo", "Stadium", "Arena", "Park",
+    "Lake", "Airport", "Library", "Museum", "Inc", "Ltd", "LLC", "Corp", "Corporation", "Associates", "Partners"})
+_PERSON_SUFFIX = frozenset({"Park", "Lake", "Beach", "Bank"})   # surnames too: "Sarah Park" is a person
+_PLACE_PREFIX = frozenset({"Lake", "Mount", "Mt"})
+# words that start no such name: function words, days, months, faiths, and words of title-case headlines
+_ORG_STOP = _NEVER_NAME | _MONTH_NAMES | {
+    "A", "An", "At", "In", "On", "To", "From", "Of", "For", "And", "Or", "But", "Is", "Was", "Go", "Went", "Get", "Got",
+    "New", "Old", "Big", "Local", "National", "State", "Federal", "Public", "Private", "Health", "Life", "Car", "Home"}
+_GENERAL_BEFORE = re.compile(r"(?i:\b(?:from|to|at|in|into)) $")
+_NOT_HOSPITAL_GENERAL = {"Attorney", "Surgeon", "Secretary", "Major", "Brigadier", "Lieutenant", "Inspector",
+                         "Solicitor", "Postmaster", "Governor", "Consul", "Adjutant", "Accountant", "Auditor"}
 _SEGMENT = re.compile(r"[^.!?\n]{1,100000}")
 _INITIAL_CHARS = set('.!?:;"“”(\n-–—*•>[')
 
@@ -447,7 +624,9 @@ class _Names:
         return j < 0 or self.text[j] in _INITIAL_CHARS
 
     def _is_word(self, w: str) -> bool:
-        return w.lower() in self.english
+        lw = w.lower()
+        # the word list has no hyphenated words: "Self-care" and "Follow-up" are words, "Min-jun" is not
+        return lw in self.english or ("-" in lw and all(p in self.english for p in lw.split("-")))
 
     def find(self) -> list[tuple[int, int, str, str, int]]:
         text = self.text
@@ -471,11 +650,26 @@ class _Names:
                 continue
             kind, rule, prio = found
             end_i = i
+            end = e
             if kind == "NAME":
                 end_i = self._extend_name(tokens, i, strong=rule != "gazetteer_name")
-            out.append((s, tokens[end_i][1], kind, rule, prio))
+                end = tokens[end_i][1]
+                # an initial after the name ("Jake M. said", "Jake M. Smith"); before another capitalised word only
+                # when that word reads as a surname
+                initial = _INITIAL_AFTER.match(text, end)
+                if initial:
+                    nxt = _NEXT_CAP.match(text, initial.end())
+                    if nxt is None:
+                        end = initial.end()
+                    elif ((nxt.group(1) in self.surnames or not self._is_word(nxt.group(1)))
+                          and nxt.group(1) not in _NEVER_NAME and nxt.group(1) not in _MONTH_NAMES):
+                        end = nxt.end(1)
+                    else:
+                        end = initial.start() + 2   # "I told Jessica B. The next day": the letter, not the full stop
+            out.append((s, end, kind, rule, prio))
             i = end_i + 1
         out.extend(self._lower_case())
+        out.extend(self._organisations(tokens))
         for m in _CREDENTIAL.finditer(text):
             start, words = m.start(1), m.group(1).split()
             # "Best wishes Laura Cassity, LMFT": leading plain words are the closing, not the name
@@ -488,6 +682,39 @@ class _Names:
                 out.append((start, m.end(1), "NAME", "credential", 49))
         return out
 
+    def _organisations(self, tokens: list[tuple[int, int, str]]) -> list[tuple[int, int, str, str, int]]:
+        """Employers, shops and landmarks named by their last word ("Northgate Insurance", "Phoenix Mall", "Bondi
+        Beach") or first ("Lake Merritt", "Mount Sinai"), and hospitals by "General" after a place word ("from Mercy
+        General"). The other words must read as a name: not all plain English ("Life Insurance", "Central Park")."""
+        found = []
+        text = self.text
+        for i, (s, e, w) in enumerate(tokens):
+            if w in _ORG_SUFFIX or w == "General":
+                j = i
+                while j > 0 and i - j < 3 and tokens[j - 1][1] + 1 == tokens[j][0] and text[tokens[j - 1][1]] == " " \
+                        and tokens[j - 1][2] not in _ORG_STOP:
+                    j -= 1
+                if j < i and self._organisation_words(w, [t[2] for t in tokens[j:i]], tokens[j][0], s):
+                    found.append((tokens[j][0], e, "LOCATION", "organisation", 43))
+            if w in _PLACE_PREFIX and i + 1 < len(tokens) and tokens[i + 1][0] == e + 1 and text[e] == " ":
+                nxt = tokens[i + 1][2]
+                if nxt not in _ORG_STOP and (not self._is_word(nxt) or (
+                        (nxt in self.surnames or nxt in self.places) and not self._title_case(s))):
+                    found.append((s, tokens[i + 1][1], "LOCATION", "organisation", 43))
+        return found
+
+    def _organisation_words(self, last: str, words: list[str], start: int, pos: int) -> bool:
+        """Whether `words` before `last` ("Northgate" of "Northgate Insurance") make the name of a place."""
+        if last == "General":
+            return (_GENERAL_BEFORE.search(self.text, max(0, start - 8), start) is not None
+                    and words[-1] not in _NOT_HOSPITAL_GENERAL)
+        if last in _PERSON_SUFFIX and len(words) == 1 and words[0] in self.first and words[0] not in self.places:
+            return False   # "Sarah Park", "Tom Lake": a person
+        # a word in no dictionary is evidence enough; a listed name or place that is also a word ("Mercy", "Phoenix")
+        # is not, in a title-case line
+        return any(not self._is_word(x) for x in words) or (
+            any(x in self.surnames or x in self.first or x in self.places for x in words) and not self._title_case(pos))
+
     def _lower_case(self) -> list[tuple[int, int, str, str, int]]:
         found = []
         text = self.text
@@ -499,8 +726,9 @@ class _Names:
             if not is_name and cap not in place_heads:
                 continue
             before = text[max(0, s - _BEFORE):s]
-            if is_name and (_RELATION_BEFORE.search(before) or _LOWER_NAME_CUE_BEFORE.search(before)):
-                found.append((s, m.end(), "NAME", "cue_lower_case", 44))
+            if is_name and (_relation_before(before) or _LOWER_NAME_CUE_BEFORE.search(before)):
+                initial = _LOWER_INITIAL_AFTER.match(text, m.end())
+                found.append((s, initial.end() if initial else m.end(), "NAME", "cue_lower_case", 44))
             elif cap in place_heads and _PLACE_CUE_BEFORE.search(before):
                 # the longest run of words that is a listed place: "san antonio", then "san"
                 words = text[s:s + 80].split()[:3]
@@ -533,7 +761,8 @@ class _Names:
         is_month = w in _MONTH_NAMES
         if is_month and re.match(r"\s{0,2}\d", self.text[e:e + 3]):
             return None
-        prev = before.rstrip(" \t,:").rsplit(None, 1)[-1].rstrip(".").lower() if before.strip() else ""
+        words_before = before.rstrip(" \t,:(").rsplit(None, 1)
+        prev = words_before[-1].rstrip(".").lower() if words_before else ""
         found = self._cued(w, s, e, before, is_month) if prev in _CUE_LAST_WORDS else None
         if found is not None:
             return found
@@ -552,7 +781,9 @@ class _Names:
             return None
         if w in self.places and not word:
             return "LOCATION", "gazetteer_place", 38
-        if not word and not self._initial(s) and not self._title_case(s) and _SPEECH_AFTER.match(self.text, e):
+        if not word and not self._title_case(s) and _SPEECH_AFTER.match(self.text, e) and (
+                not self._initial(s) or (w not in _WORD_NOT_NAME and w not in self.geo and w not in self.places)):
+            # "Rahul said he'd meet me": at the start of a sentence too, where a listed place or word is not a name
             return "NAME", "cue_speech", 34
         return None
 
@@ -573,7 +804,7 @@ class _Names:
                 return "LOCATION", "cue_greeting_place", 46
             if not self._is_plain_word(w):
                 return "NAME", "cue_greeting", 46
-        if _RELATION_BEFORE.search(before) and not self._is_plain_word(w, allow_names=True):
+        if _relation_before(before) and not self._is_plain_word(w, allow_names=True):
             return "NAME", "cue_relation", 46
         if _IM_BEFORE.search(before) and not is_month and (w not in self.geo or w in self.first):
             followed = re.match(r"\s{0,2}(?:[,.!?]|and\b|from\b|$)", self.text[e:e + 8])
