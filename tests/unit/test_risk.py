@@ -224,7 +224,8 @@ def test_packaged_model_file_is_consistent():
     assert len(model["training_data"]["sha256"]) == 64
     assert risk.MODEL_FILE.stat().st_size < 500_000
     memory = risk.MEMORY_FILE
-    assert model["memory"]["file"] == memory.name and memory.stat().st_size < 6_000_000
+    # the memory grows with the labelled windows (6.6 MB at 8,790 rows, float16); int8 storage would halve it
+    assert model["memory"]["file"] == memory.name and memory.stat().st_size < 7_000_000
     assert model["memory"]["windows"] == model["memory"]["crisis_windows"] + model["memory"]["benign_windows"]
     text = risk.TEXT_FILE
     assert model["text_features"]["file"] == text.name and text.stat().st_size < 3_000_000
@@ -392,7 +393,7 @@ def test_high_thresholds_keep_recall_and_cut_false_alarms():
     p[200:300] = np.where(evidence[200:300], p[200:300], rng.uniform(0.4, 0.7, 100))  # look-alikes without rules
     negative = ~positive & (np.arange(n) < 300)
     turn = np.arange(n) >= 300
-    t_rule, t_no_rule = risk._high_thresholds(p, positive, negative, turn, evidence, 0.95)
+    t_rule, t_no_rule = risk._high_thresholds(p, [positive], [negative, turn], evidence, 0.95)
     flagged = np.where(evidence, p >= t_rule, p >= t_no_rule)
     assert flagged[positive].mean() >= 0.95
     assert t_no_rule >= t_rule

@@ -32,17 +32,17 @@ How a text is scored, in four layers:
    phrasing that mean-pooled embeddings blur ("is killing me" against "want to kill me", "lol" against
    "tonight").
 4. A classifier. Logistic regressions on all features: four cumulative heads P(level >= low/moderate/high/
-   imminent) and one head per category, fitted on the train and val splits of data/safety/risk_labelled.jsonl
-   plus counsel-chat's benign-topic train questions and AnnoMI/ESConv client turns as weak negatives. Each
-   labelled row is also added once with its rule features zeroed ("rule dropout"), so the embedding carries
-   weight of its own where the rules miss. Thresholds come from 5-fold out-of-fold predictions (high: the pair
-   of thresholds, with and without rule evidence, that keeps out-of-fold recall of high/imminent at
-   RECALL_TARGET with the fewest false alarms). A long labelled message is labelled as a whole, but only one of
-   its windows usually carries the risk: of a moderate-or-worse message's windows, training keeps the riskiest
-   (rated by a model fitted without them). The test split is never read by training.
-   risk_model.json holds the dense coefficients, scaler, thresholds, the sha256 of the training data, of the
-   weak negatives and of the two .npz files beside it, and the embedding model's name. Retraining is
-   deterministic.
+   imminent) and one head per category, fitted on the train and val splits of data/safety/risk_labelled.jsonl,
+   counsel-chat's train questions at their annotated level, and AnnoMI/ESConv client turns as weak negatives.
+   Each labelled row is also added once with its rule features zeroed ("rule dropout"), so the embedding
+   carries weight of its own where the rules miss. Thresholds come from 5-fold out-of-fold predictions (high:
+   the pair of thresholds, with and without rule evidence, that keeps out-of-fold recall of the labelled
+   high/imminent rows at RECALL_TARGET, in short and in long messages, with the fewest false alarms). A long
+   labelled message is labelled as a whole, but only one of its windows usually carries the risk: of a
+   moderate-or-worse message's windows, training keeps the riskiest (rated by a model fitted without them). The
+   test split is never read by training. risk_model.json holds the dense coefficients, scaler, thresholds, the
+   sha256 of the training data, of counsel-chat and its annotations and of the two .npz files beside it, and the
+   embedding model's name. Retraining is deterministic.
 
 An undiscounted rule match of strength "imminent" (a plan with means and time, an act in progress) is never
 rated below high, whatever the classifier says.
@@ -1403,6 +1403,33 @@ def counsel_chat_questions(path: str | Path) -> list[dict[str, Any]]:
     return read(path, COUNSEL_CHAT_RISK_TOPICS)
 
 
+ANNOTATIONS_FILE = Path("data/safety/counsel_chat_annotations.jsonl")
+
+
+def read_counsel_chat_annotations(path: str | Path = ANNOTATIONS_FILE) -> dict[str, dict[str, Any]]:
+    """Risk levels of counsel-chat questions by id, from blind annotators ({} when the file is absent).
+
+    The file holds ids and labels only, never the text, which stays in ../shared/data. Annotations replace the
+    topic's weak label in training (train split) and add an annotated measure beside it in evaluation.
+    """
+    from empathy.io import iter_jsonl_numbered
+
+    p = Path(path)
+    if not p.is_file():
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for lineno, r in iter_jsonl_numbered(p, "counsel-chat annotations"):
+        cats = r.get("categories")
+        if (not isinstance(r.get("id"), str) or r.get("risk_level") not in LEVEL_INDEX or not isinstance(cats, list)
+                or any(c not in RISK_CATEGORIES for c in cats) or (LEVEL_INDEX[r["risk_level"]] < 2) != (not cats)):
+            raise UserError(f"counsel-chat annotations {p}, line {lineno}: needs id, a risk_level of {RISK_LEVELS} "
+                            f"and categories from {RISK_CATEGORIES} (empty exactly for none/low): {r}")
+        if r["id"] in out:
+            raise UserError(f"counsel-chat annotations {p}, line {lineno}: duplicate id {r['id']}")
+        out[r["id"]] = r
+    return out
+
+
 def _turn_files() -> dict[str, Path]:
     from empathy.data.shared_sets import ANNOMI, ESCONV, find_shared_file
 
@@ -1442,31 +1469,41 @@ def _high_threshold(p: np.ndarray, positive: np.ndarray, target: float) -> float
     return float(min(0.5, ps[k - 1] - 1e-6))
 
 
-def _high_thresholds(p: np.ndarray, positive: np.ndarray, negative: np.ndarray, turn: np.ndarray,
-                     evidence: np.ndarray, target: float) -> tuple[float, float]:
-    """The high thresholds with and without rule evidence that keep recall on `positive` at `target`.
+def _high_thresholds(p: np.ndarray, positives: list[np.ndarray], negatives: list[np.ndarray], evidence: np.ndarray,
+                     target: float) -> tuple[float, float]:
+    """The high thresholds with and without rule evidence that keep recall at `target` in every group of `positives`.
 
-    Among the pairs (t_rule <= t_no_rule) that keep the recall, the one with the fewest false alarms: the share
-    of labelled negatives flagged plus the share of real client turns flagged (both out-of-fold).
+    Among the pairs (t_rule <= t_no_rule) that keep the recall in each group (short and long messages: a buried
+    disclosure in a long post must be caught as often as a sentence), the one with the fewest false alarms: the sum
+    over `negatives` (groups whose false-alarm rates are targets of their own: labelled benign rows, real client
+    turns, counsel-chat questions) of the share of the group flagged, all out-of-fold.
     """
-    need = max(1, math.ceil(target * int(positive.sum())))
-    pe = np.sort(p[positive & evidence])[::-1]
-    pn = np.sort(p[positive & ~evidence])[::-1]
+    pos_groups = [g for g in positives if g.any()]
+    neg_groups = [g for g in negatives if g.any()]
+    if not pos_groups:
+        return 0.5, 0.5
+    need = [max(1, math.ceil(target * int(g.sum()))) for g in pos_groups]
+    pe = [np.sort(p[g & evidence])[::-1] for g in pos_groups]
+    pn = [np.sort(p[g & ~evidence])[::-1] for g in pos_groups]
     best: tuple[float, float, float] | None = None
-    for t1 in np.unique(np.round(p[positive], 6)):
+    for t1 in np.unique(np.round(p[np.logical_or.reduce(pos_groups)], 6)):
         t1 = float(min(0.5, t1 - 1e-6))
-        missing = need - int((pe >= t1).sum())
-        if missing > len(pn):
-            continue
-        t2 = min(float(pn[missing - 1] - 1e-6) if missing > 0 else 0.99, 0.99)
+        t2 = 0.99
+        for k, e, n in zip(need, pe, pn):
+            missing = k - int((e >= t1).sum())
+            if missing > len(n):
+                t2 = -1.0
+                break
+            if missing > 0:
+                t2 = min(t2, float(n[missing - 1] - 1e-6))
         if t2 < t1:     # text without rule evidence never needs less confidence than text with it
             continue
         flagged = np.where(evidence, p >= t1, p >= t2)
-        cost = float(flagged[negative].mean() if negative.any() else 0) + float(flagged[turn].mean() if turn.any() else 0)
+        cost = sum(float(flagged[g].mean()) for g in neg_groups)
         if best is None or cost < best[0] - 1e-12:
             best = (cost, t1, t2)
     if best is None:
-        t = _high_threshold(p, positive, target)
+        t = _high_threshold(p, np.logical_or.reduce(pos_groups), target)
         return t, t
     return best[1], best[2]
 
@@ -1536,9 +1573,10 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     high thresholds are the pair that keeps out-of-fold recall of high/imminent at `recall_target` with the
     fewest false alarms (the model also lists the pair, and its out-of-fold rates, for OPERATING_POINTS, so a
     clinical team can see what another operating point costs before retraining with it), the others
-    maximise F1. The final heads are then refit on all of train + val. Counsel-chat questions of ordinary topics
-    from its *train* split are added as weak negatives (weight 0.5) when the file is found; the model records
-    whether it was used, and its sha256. Deterministic: fixed folds, lbfgs, no sampling.
+    maximise F1. The final heads are then refit on all of train + val. Counsel-chat questions of its *train* split
+    are added (weight 0.5) when the file is found: at their level in data/safety/counsel_chat_annotations.jsonl,
+    or, without an annotation, the ordinary topics as weak negatives; the model records whether it was used, and
+    the sha256 of the file and of the annotations. Deterministic: fixed folds, lbfgs, no sampling.
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -1557,21 +1595,30 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     if not any(r["split"] == "train" for r in dev) or not any(_is_high(r["risk_level"]) for r in dev):
         raise UserError(f"labelled risk set {labelled_path}: needs train rows with high/imminent examples")
     cc_path = find_counsel_chat(counsel_chat) if use_counsel_chat else None
-    weak = [q for q in counsel_chat_questions(cc_path) if q["split"] == "train" and q["benign"]] if cc_path else []
+    notes = read_counsel_chat_annotations() if cc_path else {}
+    # counsel-chat train questions: annotated ones at their annotated level, the rest of the ordinary topics as
+    # weak negatives
+    questions = [q for q in counsel_chat_questions(cc_path) if q["split"] == "train" and (q["id"] in notes or q["benign"])
+                 ] if cc_path else []
+    q_levels = [notes[q["id"]]["risk_level"] if q["id"] in notes else "none" for q in questions]
+    q_cats = [set(notes[q["id"]]["categories"]) if q["id"] in notes else set() for q in questions]
     turns = benign_turns("train") if use_counsel_chat else []
     protos = _prototype_vectors()
 
-    texts = [r["text"] for r in dev] + [q["text"] for q in weak] + [t["text"] for t in turns]
-    n_dev = len(dev)
-    # a weak negative's windows overlap by a sentence; every other one is enough (and halves the embedding time)
-    _, wins, X = _featurise(texts, 64, protos, keep=lambda d, i: d < n_dev or i % 2 == 0)
+    texts = [r["text"] for r in dev] + [q["text"] for q in questions] + [t["text"] for t in turns]
+    n_dev, n_q = len(dev), len(questions)
+    _, wins, X = _featurise(texts, 64, protos)
     doc = np.array([w.doc for w in wins])
-    doc_level = np.array([LEVEL_INDEX[r["risk_level"]] for r in dev] + [0] * (len(weak) + len(turns)))
-    doc_cats = [set(r["categories"]) for r in dev] + [set()] * (len(weak) + len(turns))
+    doc_level = np.array([LEVEL_INDEX[r["risk_level"]] for r in dev] + [LEVEL_INDEX[lv] for lv in q_levels]
+                         + [0] * len(turns))
+    doc_cats = [set(r["categories"]) for r in dev] + q_cats + [set()] * len(turns)
     level = doc_level[doc]
     cats = [doc_cats[d] for d in doc]
-    w = np.where(doc < n_dev, 1.0, np.where(doc < n_dev + len(weak), COUNSEL_CHAT_WEIGHT, TURN_WEIGHT))
+    w = np.where(doc < n_dev, 1.0, np.where(doc < n_dev + n_q, COUNSEL_CHAT_WEIGHT, TURN_WEIGHT))
+    # windows from outside the project's labelled set (counsel-chat questions, client turns): kept out of the memory
+    # of neighbours and of the rule-dropout copies
     weak_rows = doc >= n_dev
+    turn_rows = doc >= n_dev + n_q
     # the memory of labelled windows behind the neighbour features: stored as float16, so train on what is stored
     E16 = X[:, :384].astype(np.float16).astype(np.float32)
     risky_w, benign_w = ~weak_rows & (level >= 3), ~weak_rows & (level <= 1)
@@ -1596,20 +1643,18 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
                                                   exclude)
         return Xr
 
-    # out-of-fold documents: the labelled rows and the real client turns (so the thresholds can count false
-    # alarms on real conversation); counsel-chat questions stay in every training fold
-    turn0 = n_dev + len(weak)
-    oof_doc = np.where(doc < n_dev, doc, np.where(doc >= turn0, doc - len(weak), -1))
-    n_oof = n_dev + len(turns)
+    # every document is scored out-of-fold: the labelled rows, and the counsel-chat questions and real client turns
+    # too, so that the thresholds can count false alarms on real counselling posts and real conversation
+    n_oof = len(texts)
     evidence = np.zeros(n_oof, dtype=bool)
-    has_match = np.array([bool(wn.matches) for wn in wins])
-    np.logical_or.at(evidence, oof_doc[oof_doc >= 0], has_match[oof_doc >= 0])
+    np.logical_or.at(evidence, doc, np.array([bool(wn.matches) for wn in wins]))
+    n_windows = np.bincount(doc, minlength=n_oof)
 
     # a long labelled message is labelled as a whole, but usually only one of its windows carries the risk: the
     # windows of a moderate-or-worse message with several windows are "instances", and training keeps only the
     # riskiest of them (as rated by a model fitted without any of them), so that the ordinary sentences around a
     # buried disclosure are not taught as crises
-    instance = ~weak_rows & (level >= 2) & (np.bincount(doc, minlength=len(texts))[doc] > 1)
+    instance = ~turn_rows & (level >= 2) & (np.bincount(doc, minlength=len(texts))[doc] > 1)
 
     def fit_on(rows: np.ndarray, with_categories: bool = False):
         """Heads fitted on the windows in `rows`: (heads, category heads, scaler, n-gram features, bank rows)."""
@@ -1643,23 +1688,32 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
 
     # out-of-fold probabilities for the thresholds
     oof = {k: np.zeros(n_oof) for k in HEADS}
-    strata = [min(LEVEL_INDEX[r["risk_level"]], 3) for r in dev] + [9] * len(turns)
+    strata = [min(LEVEL_INDEX[r["risk_level"]], 3) for r in dev] + [4 + min(LEVEL_INDEX[lv], 3) for lv in q_levels] \
+        + [9] * len(turns)
     folds = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=0).split(np.zeros(n_oof), strata)
     for tr_docs, te_docs in folds:
-        tr = (oof_doc == -1) | np.isin(oof_doc, tr_docs)
-        te = np.isin(oof_doc, te_docs)
+        tr, te = np.isin(doc, tr_docs), np.isin(doc, te_docs)
         p = predict(fit_on(riskiest_instances(tr)), te)
         for k in HEADS:
-            np.maximum.at(oof[k], oof_doc[te], p[k])
-    lv = np.concatenate([[LEVEL_INDEX[r["risk_level"]] for r in dev], np.full(len(turns), -1)]).astype(int)
+            np.maximum.at(oof[k], doc[te], p[k])
+    lv = doc_level.copy()
+    lv[n_dev + n_q:] = -1
     labelled, turn = lv >= 0, lv < 0
+    hand, question = np.arange(n_oof) < n_dev, (np.arange(n_oof) >= n_dev) & labelled
+    kinds = [r["kind"] for r in dev] + ["counsel_chat"] * n_q + ["client_turn"] * len(turns)
     thresholds = {
         "ge_low": _best_f1_threshold(oof["ge_low"][labelled], lv[labelled] >= 1),
         "ge_moderate": _best_f1_threshold(oof["ge_moderate"][labelled], lv[labelled] >= 2),
     }
-    pos, ben = lv >= 3, labelled & (lv <= 1)
+    pos, ben = hand & (lv >= 3), hand & (lv <= 1)
+    q_pos, q_ben = question & (lv >= 3), question & (lv <= 1)
+    several = n_windows > 1
+    # the recall target is held on the project's own labelled rows (the annotated counsel-chat questions are silver
+    # labels: their recall is reported, not constrained), on short and long messages separately
+    positives, negatives = [pos & ~several, pos & several], [ben, turn, q_ben]
+
     # the high pair for the chosen target and for each operating point the model lists
-    high_pairs = {t: _high_thresholds(oof["ge_high"], pos, ben, turn, evidence, t)
+    high_pairs = {t: _high_thresholds(oof["ge_high"], positives, negatives, evidence, t)
                   for t in sorted(set(OPERATING_POINTS) | {recall_target})}
     thresholds["ge_high"], thresholds["ge_high_no_rule"] = high_pairs[recall_target]
     thresholds["imminent"] = _best_f1_threshold(oof["imminent"][lv >= 3], lv[lv >= 3] >= 4)
@@ -1688,10 +1742,14 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
         "embedding_model": MODEL_NAME,
         "training_data": {"path": str(labelled_path), "sha256": sha256_file(labelled_path), "rows": len(rows),
                           "used_splits": ["train", "val"], "used_rows": n_dev},
-        "weak_negatives": ({"source": "counsel_chat.csv (train split, ordinary topics)", "sha256": sha256_file(cc_path),
-                            "questions": len(weak), "weight": COUNSEL_CHAT_WEIGHT,
-                            "risk_topics_excluded": sorted(COUNSEL_CHAT_RISK_TOPICS)}
-                           if cc_path else {"source": None, "note": "counsel_chat.csv not found or not used"}),
+        "counsel_chat": ({"source": "counsel_chat.csv, train split: annotated questions at their annotated level, "
+                                     "the other questions of ordinary topics as weak negatives",
+                          "sha256": sha256_file(cc_path), "annotations": str(ANNOTATIONS_FILE),
+                          "annotations_sha256": sha256_file(ANNOTATIONS_FILE) if notes else None,
+                          "questions": n_q, "annotated": sum(q["id"] in notes for q in questions),
+                          "levels": dict(sorted(Counter(q_levels).items())), "weight": COUNSEL_CHAT_WEIGHT,
+                          "risk_topics": sorted(COUNSEL_CHAT_RISK_TOPICS)}
+                         if cc_path else {"source": None, "note": "counsel_chat.csv not found or not used"}),
         "weak_negative_turns": ({"source": "client turns of AnnoMI and ESConv, train conversations, >= 4 words, "
                                            "turns the rules alone rate high left out",
                                  "turns": len(turns), "weight": TURN_WEIGHT,
@@ -1728,29 +1786,29 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
         points.append({"recall_target": target, "ge_high": round(t_rule, 6), "ge_high_no_rule": round(t_no_rule, 6),
                        "high_imminent_recall": round(float(f[pos].mean()), 4),
                        "benign_high_rate": round(float(f[ben].mean()), 4),
-                       "real_turn_high_rate": round(float(f[turn].mean()), 4) if turn.any() else None})
+                       "real_turn_high_rate": _ratio(f[turn].tolist()),
+                       "counsel_chat_benign_high_rate": _ratio(f[q_ben].tolist())})
     model["operating_points"] = points
     flagged = flag(thresholds["ge_high"], thresholds["ge_high_no_rule"])
     model["cross_validation"] = {
         "high_imminent_recall": round(float(flagged[pos].mean()), 4),
+        "high_imminent_recall_several_windows": _ratio(flagged[pos & several].tolist()),
+        "counsel_chat_high_imminent_recall": _ratio(flagged[q_pos].tolist()),
         "benign_high_rate": round(float(flagged[ben].mean()), 4),
-        "real_turn_high_rate": round(float(flagged[turn].mean()), 4) if turn.any() else None,
+        "benign_high_rate_several_windows": _ratio(flagged[ben & several].tolist()),
+        "real_turn_high_rate": _ratio(flagged[turn].tolist()),
+        "counsel_chat_benign_high_rate": _ratio(flagged[q_ben].tolist()),
         "high_imminent_n": int(pos.sum()), "benign_n": int(ben.sum()), "real_turns_n": int(turn.sum()),
-        "benign_flagged_by_kind": dict(sorted(Counter(dev[i]["kind"] for i in np.where(ben & flagged)[0]).items())),
-        "missed_by_kind": dict(sorted(Counter(dev[i]["kind"] for i in np.where(pos & ~flagged)[0]).items())),
+        "counsel_chat_n": {"benign": int(q_ben.sum()), "high_imminent": int(q_pos.sum())},
+        "several_windows_n": {"high_imminent": int((pos & several).sum()), "benign": int((ben & several).sum())},
+        "benign_flagged_by_kind": dict(sorted(Counter(kinds[i] for i in np.where(ben & flagged)[0]).items())),
+        "missed_by_kind": dict(sorted(Counter(kinds[i] for i in np.where((pos | q_pos) & ~flagged)[0]).items())),
     }
     write_json(out_path, model)
-    return {"out": str(out_path), "rows": n_dev, "weak_negatives": len(weak), "weak_turns": len(turns),
+    return {"out": str(out_path), "rows": n_dev, "counsel_chat_questions": n_q, "weak_turns": len(turns),
             "windows": len(wins),
             "thresholds": model["thresholds"], "category_thresholds": model["category_thresholds"],
             "cross_validation": model["cross_validation"], "seconds": round(time.time() - t0, 1)}
-
-
-def _doc_max(p: np.ndarray, wins: list[_Window], n: int) -> np.ndarray:
-    out = np.zeros(n)
-    for v, w in zip(p, wins):
-        out[w.doc] = max(out[w.doc], v)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1801,7 +1859,7 @@ def evaluate_detector(labelled_path: str | Path = DEFAULT_DATA, out_dir: str | P
     report: dict[str, Any] = {
         "data": {"path": str(labelled_path), "sha256": sha256_file(labelled_path), "split": "test", "rows": len(rows)},
         "model": {"path": det.path, "training_sha256": det.model["training_data"]["sha256"],
-                  "thresholds": det.thresholds, "weak_negatives": det.model.get("weak_negatives", {}).get("source"),
+                  "thresholds": det.thresholds, "counsel_chat": det.model.get("counsel_chat", {}).get("source"),
                   "weak_negative_turns": det.model.get("weak_negative_turns", {}).get("source")},
         "test": _level_metrics(rows, preds),
         "texts_per_second": round(len(rows) / max(seconds, 1e-9), 1),
@@ -1878,10 +1936,12 @@ def _counsel_chat_eval(det: RiskDetector, explicit: str | Path | None) -> dict[s
         return {"skipped": "counsel_chat.csv not found (looked in $EMPATHY_SHARED_DATA and ../shared/data); "
                            "the benign-rate check on real counselling questions was not run"}
     qs = counsel_chat_questions(path)
-    trained_on = det.model.get("weak_negatives", {}).get("source") is not None
+    notes = read_counsel_chat_annotations()
+    trained_on = det.model.get("counsel_chat", {}).get("source") is not None
     out: dict[str, Any] = {"path": str(path), "benign_rule": "topic not in " + ", ".join(sorted(COUNSEL_CHAT_RISK_TOPICS)),
-                           "note": "the model used ordinary-topic train-split questions as weak negatives"
-                           if trained_on else "not used in training"}
+                           "note": "the model was trained on train-split questions (annotated, or ordinary topics as "
+                                   "weak negatives); val and test were not used" if trained_on
+                           else "not used in training"}
     for split in ("test", "val"):
         sub = [q for q in qs if q["split"] == split]
         preds = det.assess_many([q["text"] for q in sub])
@@ -1890,11 +1950,24 @@ def _counsel_chat_eval(det: RiskDetector, explicit: str | Path | None) -> dict[s
         out[split] = {
             "benign_questions": len(ben),
             "benign_high_rate": _ratio([_is_high(p.risk_level) for _, p in ben]),
-            "benign_flagged": [{"id": q["id"], "topic": q["topic"], "level": p.risk_level, "text": q["text"][:300]}
-                               for q, p in ben if _is_high(p.risk_level)],
+            "benign_flagged": [{"id": q["id"], "topic": q["topic"], "level": p.risk_level,
+                                "annotated": notes[q["id"]]["risk_level"] if q["id"] in notes else None,
+                                "text": q["text"][:300]} for q, p in ben if _is_high(p.risk_level)],
             "risk_topic_questions": len(risk),
             "risk_topic_levels": dict(Counter(p.risk_level for _, p in risk)),
         }
+        # the same questions by their annotation instead of their topic (every topic)
+        noted = [(q["id"], notes[q["id"]]["risk_level"], p) for q, p in zip(sub, preds) if q["id"] in notes]
+        if noted:
+            benign = [_is_high(p.risk_level) for _, lv, p in noted if LEVEL_INDEX[lv] <= 1]
+            crisis = [(i, lv, p) for i, lv, p in noted if _is_high(lv)]
+            out[split]["annotated"] = {
+                "questions": len(noted), "benign_n": len(benign), "benign_high_rate": _ratio(benign),
+                "high_imminent_n": len(crisis),
+                "high_imminent_recall": _ratio([_is_high(p.risk_level) for _, _, p in crisis]),
+                "missed": [{"id": i, "annotated": lv, "level": p.risk_level} for i, lv, p in crisis
+                           if not _is_high(p.risk_level)],
+            }
     return out
 
 
