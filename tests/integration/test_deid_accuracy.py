@@ -20,7 +20,7 @@ from tests.conftest import REPO
 
 DATA = REPO / "data" / "deid" / "labelled.jsonl"
 STRUCTURED = ("DATE", "AGE", "PHONE", "EMAIL", "URL", "IP_ADDRESS", "ID_NUMBER", "USERNAME")
-HOLDOUTS = ("holdout", "holdout2", "holdout3", "holdout4")
+HOLDOUTS = ("holdout", "holdout2", "holdout3", "holdout4", "holdout5")
 
 
 @pytest.fixture(scope="module")

@@ -81,6 +81,9 @@ KEPT = [
     "The book Wired for Love helped us talk again.",
     "I lost 15 pounds in 2 months and my doctor is worried.",
     "Why Does My Husband Ignore Me When I Cry",
+    "If you're in immediate danger please call 999, or text SHOUT to 85258 to talk to someone now.",
+    "Samaritans are free to call on 116 123, any hour, and they won't judge you.",
+    "The app updated to version 4.2.1 and sessions are £45 each, 80% covered.",
 ]
 
 
@@ -146,12 +149,81 @@ ROUND4 = [
 
 @pytest.mark.parametrize("text,identifier,kind,near_miss", ROUND4, ids=[f"{k}:{i}" for _, i, k, _ in ROUND4])
 def test_round4_formats_are_replaced_and_near_misses_kept(text, identifier, kind, near_miss):
+    _replaced_and_kept(text, identifier, kind, near_miss)
+
+
+def _replaced_and_kept(text, identifier, kind, near_miss):
     r = deidentify(text)
     start = text.index(identifier)
     assert any(sp.type == kind and sp.start <= start and sp.end >= start + len(identifier) for sp in r.spans), (
         r.text, r.spans)
     kept = deidentify(near_miss)
     assert kept.text == near_miss, kept.spans
+
+
+# round 5 (holdout5): the same, for the format classes of the fifth round
+ROUND5 = [
+    ("Since Sept '22 I've had four good weeks.", "Sept '22", "DATE", "The class of '22 reunion is next week."),
+    ("Mum's ninety-one and her memory is going.", "ninety-one", "AGE",
+     "Mum's ninety minutes late and Dad's 95 percent sure."),
+    ("Call the front desk at (617) 555-CALM today.", "(617) 555-CALM", "PHONE", "Call 1-800-273-TALK any time."),
+    ("GP practice phone (09) 555 0172.", "(09) 555 0172", "PHONE", "See note (09) and page 555 of 1000."),
+    ("Toll-free: 1-866-555-0102, or local 555-0134 after 6pm.", "555-0134", "PHONE", "The local bus 120 leaves at 6."),
+    ("my number is oh seven seven hundred, nine double oh, four five six", "oh seven seven hundred, nine double oh, "
+     "four five six", "PHONE", "my number of days sober is seven hundred now."),
+    ("the group is at www dot example dot org slash grief-circle", "www dot example dot org slash grief-circle", "URL",
+     "The dot com bubble burst before I was born."),
+    ("if anyone wants to talk im moonbeam#4821 on discord", "moonbeam#4821", "USERNAME",
+     "See issue #4821 on the tracker."),
+    ("posted it from u/throwaway_4417 last night", "u/throwaway_4417", "USERNAME",
+     "I posted it on r/offmychest last night."),
+    ("Booking reference BK7Q2X: telehealth session.", "BK7Q2X", "ID_NUMBER",
+     "Please order 100 copies for the 2019 booking."),
+    ("Sort code 20-00-00, reference REF-8812.", "REF-8812", "ID_NUMBER", "With reference to 2019, things changed."),
+    ("Centrelink CRN 204 123 456X, please.", "204 123 456X", "ID_NUMBER",
+     "Put the pan and the tin in the oven for 20 minutes."),
+    ("They want my NIN, 12345678901, and a photo.", "12345678901", "ID_NUMBER", "On my account, 2019 was hard."),
+    ("Payment to IBAN IE29 AIBK 9311 5212 3456 78.", "IE29 AIBK 9311 5212 3456 78", "ID_NUMBER",
+     "The IBAN is on the invoice."),
+    ("and the Eircode is D08 XY12.", "D08 XY12", "LOCATION", "Flight A12 2024 left and my code is K12 ABCD."),
+    ("Unit 5/12 Banksia St is my flat.", "Unit 5/12 Banksia St", "LOCATION", "I scored 5/12 on the test."),
+    ("Post it to Marrickville NSW 2204 please.", "2204", "LOCATION", "In NSW 2019 was a hard year."),
+    ("Koregaon Park, Pune 411001 is where they live.", "411001", "LOCATION",
+     "In total, India 100000 cases were reported."),
+    ("Blk 123 Ang Mo Kio Ave 3 #05-67 is my parents' flat.", "Blk 123 Ang Mo Kio Ave 3 #05-67", "LOCATION",
+     "I walked 3 blocks and did 12 laps."),
+    ("Flat 12B, Sai Residency is my in-laws' flat.", "Flat 12B, Sai Residency", "LOCATION",
+     "The Twin Towers fell when I was a kid."),
+    ("I'm meeting him at the coffee shop on King and Bay.", "King and Bay", "LOCATION",
+     "I sell things from my shop on Etsy and Depop."),
+    ("I sat on the Clifton Suspension Bridge for an hour.", "Clifton Suspension Bridge", "LOCATION",
+     "The suspension bridge was closed for an hour."),
+    ("He shouted at my cousin's place in Ikeja last night.", "Ikeja", "LOCATION", "We moved to Texas last spring."),
+    ("i told my mate dave about the panic attacks", "dave", "NAME", "my mate said it was fine"),
+    ("Sione Taufa from the youth programme is the only adult I trust.", "Sione Taufa", "NAME",
+     "Interpersonal Neurobiology would most likely help."),
+    ("Pieter van der Merwe has been my sponsor for years.", "Pieter van der Merwe", "NAME",
+     "Soy Consejera Profesional Licenciada en Texas y Puerto Rico."),
+    ("Maria Luisa dela Cruz said I should talk to someone.", "Maria Luisa dela Cruz", "NAME",
+     "Cinco de Mayo is a holiday."),
+    ("Siobhán Ní Bhriain will phone you this week.", "Siobhán Ní Bhriain", "NAME", "Whānau aware of referral."),
+]
+
+
+@pytest.mark.parametrize("text,identifier,kind,near_miss", ROUND5, ids=[f"{k}:{i}" for _, i, k, _ in ROUND5])
+def test_round5_formats_are_replaced_and_near_misses_kept(text, identifier, kind, near_miss):
+    _replaced_and_kept(text, identifier, kind, near_miss)
+
+
+def test_places_after_an_address_go_but_a_state_stays():
+    r = deidentify("Flat 3, 27 Elmwood Road, Headingley, Leeds LS6 2QT.")
+    assert r.text == "[LOCATION], [LOCATION], [LOCATION] [LOCATION]."
+    r = deidentify("We lived at 42 Elm Street, Texas, for years.")
+    assert r.text == "We lived at [LOCATION], Texas, for years."
+
+
+def test_a_kinship_word_before_a_name_is_its_title():
+    assert deidentify("Nana Dot used to take me to the beach.").text == "Nana [NAME] used to take me to the beach."
 
 
 def test_holiday_without_a_date_cue_is_kept_but_a_date_is_not():
@@ -231,7 +303,9 @@ def test_one_megabyte_inputs_finish_quickly():
             "in Denver. I take 20 mg of sertraline. ")
     dense = unit * (1_000_000 // len(unit))
     chunks = ("1-", "1 ", "Aa ", "a@", "a.", "+1 ", "ab:", "Dr. Smith ", "a dot ", "call five ", "a_", "A/1", "1234 ",
-              "Aa Insurance ", "jake m ", "the 14th ")
+              "Aa Insurance ", "jake m ", "the 14th ", "Blk 1 ", "u/a", "a#1234 ", "www dot ", "a dot com ",
+              "Sió Bhá ", "Aa van ", "Unit 1/", "(01) ", ", Aaa 123456 ", "D08 ", "Aaa NSW 1234 ", "mum's ", "ref A1",
+              "call double oh ", "1 Aa St, Aa", "shop on Aaa and ")
     hostile = "".join(chunk * (1_000_000 // len(chunks) // len(chunk)) for chunk in chunks)
     for text, expect_names in ((dense, dense.count("Sarah Johnson")), (hostile, None)):
         assert len(text) > 900_000

@@ -121,6 +121,9 @@ _NEVER_NAME = _WEEKDAYS | {
     # kinship words written as names ("Grandad said", "Stepdad Ray")
     "Grandad", "Granddad", "Grandma", "Grandpa", "Granny", "Gran", "Nanna", "Stepdad", "Stepmom", "Stepmum", "Hubby",
     "Mommy", "Daddy", "Mama", "Papa",
+    # interjections of transcribed speech ("Yeah and I kind of go...")
+    "Yeah", "Yep", "Yup", "Nope", "Nah", "Uh", "Um", "Umm", "Uh-huh", "Mm", "Mhm", "Mm-hmm", "Hmm", "Huh", "Oh", "Ah",
+    "Aw", "Ooh", "Wow", "Haha", "Lol", "Omg",
 }
 # in the census first-name list but, without a cue, far more often a word: function words (in English and in the
 # Spanish of some counsel-chat answers) and the words of book titles ("Wired for Love", "Buddha's Brain")
@@ -167,6 +170,8 @@ _HOLIDAY = (r"(?:Christmas(?:\s(?:Eve|Day))?|New\sYear(?:['’]s)?(?:\s(?:Eve|Da
             r"4th\sof\sJuly|St\.?\sPatrick['’]s\sDay|Boxing\sDay|Bonfire\sNight|Guy\sFawkes\sNight|Hanukkah|"
             r"Diwali|Passover|Rosh\sHashanah|Yom\sKippur|Eid(?:\sal-(?:Fitr|Adha))?|(?:Lunar|Chinese)\sNew\sYear)")
 _DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+# a phone number said aloud, UK style: "oh seven seven hundred, nine double oh, four five six"
+_SPOKEN_DIGIT = r"(?:(?:double|triple)\s{1,2})?" + _DIGIT_WORD + r"(?:\s{1,2}(?:hundred|thousand))?"
 _UNIT_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine)"
 _TEEN_WORD = r"(?:ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)"
 # ages over 89 written out: "ninety", "ninety-three", "a hundred", "one hundred and two"
@@ -176,6 +181,10 @@ _AGE_WORDS = (r"(?i:ninety(?:[- ]" + _UNIT_WORD + r")?|(?:a|one)\s{1,2}hundred(?
 _NOT_AGE_AFTER = (r"(?!\s{0,2}(?:%|percent|per\s{1,2}cent|pounds|lbs?|kg|kilos?|minutes|mins|miles|km|dollars|"
                   r"bucks|quid|euros|pence|grand|times|days|weeks|months|mg|points|degrees|cents|people|calories|"
                   r"steps|pages|seconds|secs|hours|hrs|beats|bpm|feet|ft|inches|metres|meters|x)\b|\.\d|%)")
+
+# a relative's "is" written as 's: "Mum's ninety-one", "Grandad's 94"
+_KIN_IS = (r"(?i:mum|mom|mother|dad|father|gran|granny|grandma|grandmother|grandpa|grandfather|grandad|granddad|nan|"
+           r"nana|nanna|aunt|auntie|uncle|husband|wife)['’]s")
 
 _US_STATE_ABBR = ("AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|"
                   "NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY")
@@ -198,14 +207,23 @@ _ID_CUE = (
     r"registration" + _NUMBER_WORD + r"?|passport" + _NUMBER_WORD + r"?|VIN|serial" + _NUMBER_WORD + r"?|IMEI|"
     r"badge" + _NUMBER_WORD + r"?|card\s{1,3}ending(?:\s{1,3}in)?|sort\s{1,3}code|IBAN|"
     r"national\s{1,3}insurance" + _NUMBER_WORD + r"?|SSN|(?-i:SIN)|aadhaa?r" + _NUMBER_WORD + r"?|"
-    r"social\s{1,3}security" + _NUMBER_WORD + r"?|social\s{1,3}insurance" + _NUMBER_WORD + r"?)"
+    r"social\s{1,3}security" + _NUMBER_WORD + r"?|social\s{1,3}insurance" + _NUMBER_WORD + r"?|"
+    r"tax\s{1,3}file" + _NUMBER_WORD + r"?|tax" + _NUMBER_WORD + r"|"
+    # national and tax numbers by their acronym, in capitals only ("pan", "tin" are words): Australian TFN and
+    # Centrelink CRN, Irish PPS, Singapore NRIC/FIN, Nigerian NIN, Indian PAN, New Zealand NHI, US TIN/EIN/ITIN,
+    # UK UTR, Dutch BSN, Brazilian CPF, Spanish NIF/NIE
+    r"(?-i:TFN|CRN|PPSN?|NRIC|FIN|NIN|PAN|NHI|TIN|EIN|ITIN|UTR|BSN|CPF|NIF|NIE))"
 )
 # the value must have a digit in its first token; digit groups separated by single spaces continue it, and a short
 # capital-letter prefix before them belongs to it ("LX 4471 9920 03"); hyphens and slashes join its parts
 _ID_VALUE = (r"((?:(?-i:[A-Z]{1,4})\s(?=\d))?(?=[A-Za-z/-]{0,29}\d)[A-Za-z0-9](?:[A-Za-z0-9]|[-/](?=[A-Za-z0-9])){2,29}"
-             r"(?:\s\d{1,6}(?![A-Za-z])){0,5})")
+             r"(?:\s\d{1,6}[A-Z]?(?![A-Za-z\d])){0,5})")
 
 _SPELLED_DOT = r"(?:\[dot\]|\(dot\)|\sdot\s)"
+# a web address said aloud: "example dot org", then "slash grief-circle"
+_SPOKEN_DOMAIN = (r"[A-Za-z0-9-]{1,63}(?:\s{1,2}dot\s{1,2}[A-Za-z0-9-]{1,63}){0,3}\s{1,2}dot\s{1,2}"
+                  r"(?:com|org|net|edu|gov|io|co|uk|us|ca|au|nz|ie|info)\b")
+_SPOKEN_PATH = r"(?:\s{1,2}(?:forward\s{1,2})?slash\s{1,2}[\w-]{1,64})"
 # a phone extension belongs to the number: "(212) 555-0119 ext. 204", "555-0119 x12"
 _EXTENSION = r"(?:\s{0,2},?\s{0,2}(?i:ext\.?|extension|x)\s{0,2}\d{1,5})?"
 
@@ -219,6 +237,11 @@ _PATTERNS: list[tuple[str, str, int, re.Pattern[str], int]] = [
         + _SPELLED_DOT + r"\s{0,2}(?:com|org|net|edu|gov|co\.uk|co|uk|io)\b", _I), 0),
     # "www." starts a URL even when glued to the word before it, as scraped signatures are ("Lewiswww.site.com")
     ("URL", "url", 95, re.compile(r"(?:\b(?:https?|ftp)://|www\.)[^\s<>\"'`]{1,2048}", _I), 0),
+    # said aloud: "www dot example dot org slash grief-circle"; without "www" only with a path, so that "the dot com
+    # bubble" stays
+    ("URL", "url_spelled", 94, re.compile(
+        r"\b(?:www\s{1,2}dot\s{1,2}" + _SPOKEN_DOMAIN + _SPOKEN_PATH + "{0,5}|"
+        + _SPOKEN_DOMAIN + _SPOKEN_PATH + "{1,5})", _I), 0),
     ("URL", "domain", 94, re.compile(
         r"(?<![\w@.-])(?:[A-Za-z0-9][A-Za-z0-9-]{0,62}\.){1,5}(?:com|org|net|edu|gov|mil|io|co|us|uk|ca|au|nz|ie|info|"
         r"biz|me|ly|app|health|care|blog|online|site|tv)\b(?:/[^\s<>\"'`]{0,2048})?"), 0),
@@ -232,6 +255,9 @@ _PATTERNS: list[tuple[str, str, int, re.Pattern[str], int]] = [
         r"\s{1,3}(?:name|handle|username|id|tag))(?:\s{1,3}(?i:on|for)\s{1,3}(?:the\s{1,3})?[A-Za-z]{2,20})?"
         r"\s{0,3}(?i:is|was|[:=-])?\s{0,3}(?i:is\s{1,3})?"
         r"(@?[A-Za-z0-9_](?:[A-Za-z0-9_]|\.(?=[A-Za-z0-9_])){2,29})\b"), 1),
+    # a Discord tag ("moonbeam#4821") and a Reddit user ("u/throwaway_4417"; "r/offmychest" is a forum, kept)
+    ("USERNAME", "discord_tag", 93, re.compile(r"(?<![\w#@/.])[A-Za-z0-9_.]{2,32}#\d{4}(?![\w#])"), 0),
+    ("USERNAME", "reddit_user", 93, re.compile(r"(?<![\w/])u/[A-Za-z0-9_-]{3,20}\b"), 0),
     # words joined by underscores ("ptsd_warrior", "quietstorm_1987") are handles in this text, not words
     ("USERNAME", "username_underscore", 91, re.compile(
         r"(?<![\w@#/.:=&?-])[A-Za-z0-9]{1,30}(?:_[A-Za-z0-9]{1,30}){1,4}(?![\w@]|[.:/=-]\w)"), 0),
@@ -239,14 +265,20 @@ _PATTERNS: list[tuple[str, str, int, re.Pattern[str], int]] = [
         r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\w|\.\d)"), 0),
     ("IP_ADDRESS", "ipv6", 90, re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"), 0),
     ("ID_NUMBER", "id_cue", 86, re.compile(
-        r"\b" + _ID_CUE + r"(?:\s{1,3}(?:is|was|of|as|listed\s{1,3}as))?(?:\s{1,3}is)?\s{0,3}[:#]?\s{0,3}" + _ID_VALUE,
+        r"\b" + _ID_CUE + r"(?:\s{1,3}(?:is|was|of|as|listed\s{1,3}as))?(?:\s{1,3}is)?\s{0,3}[:#,]?\s{0,3}" + _ID_VALUE,
         _I), 1),
+    # a booking, ticket or invoice code right after its noun ("Booking reference BK7Q2X", "reference REF-8812"):
+    # letters and digits, or four digits or more, and not a year (see _valid)
+    ("ID_NUMBER", "id_reference", 85, re.compile(
+        r"\b(?:reference|ref|booking|confirmation|ticket|order|invoice|tracking)\.?\s{1,3}(?:(?:code|no\.?|#)\s{0,3})?"
+        r"[:#]?\s{0,2}((?=[A-Za-z/-]{0,29}\d)[A-Za-z0-9](?:[A-Za-z0-9]|[-/](?=[A-Za-z0-9])){2,29})\b", _I), 1),
     ("ID_NUMBER", "ssn", 85, re.compile(r"(?<![\w-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\w-])"),
      0),
     ("ID_NUMBER", "ni_number", 85, re.compile(r"\b[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b"), 0),
     ("ID_NUMBER", "card", 85, re.compile(r"(?<![\w-])(?:\d{4}(?:[\s-]\d{4}){3}|\d{4}[\s-]\d{6}[\s-]\d{5})(?![\w-])"),
      0),
-    ("ID_NUMBER", "iban", 84, re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){3,7}(?:\s?[A-Z0-9]{1,3})?\b"), 0),
+    # above id_cue, which would stop at the letters of "IBAN IE29 AIBK 9311..."
+    ("ID_NUMBER", "iban", 87, re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){3,7}(?:\s?[A-Z0-9]{1,3})?\b"), 0),
     ("PHONE", "phone_nanp", 80, re.compile(
         r"(?<![\w+])(?:\+?1[\s.-]{0,2})?(?:\(\d{3}\)|\d{3})[\s.-]{0,2}\d{3}[\s.-]?\d{4}" + _EXTENSION + r"(?!\w)"), 0),
     ("PHONE", "phone_intl", 80, re.compile(
@@ -256,13 +288,16 @@ _PATTERNS: list[tuple[str, str, int, re.Pattern[str], int]] = [
     ("PHONE", "phone_uk", 80, re.compile(
         r"(?<![\w+])(?:0\d{2,4}|\(0\d{1,4}\)|0\d(?=[\s-]\d{4}[\s-]\d{4}))[\s-]?\d{3,4}[\s-]?\d{3,4}" + _EXTENSION +
         r"(?!\w)"), 0),
+    # letters for the last four digits: "(617) 555-CALM" (toll-free vanity numbers are helplines, kept in _valid)
+    ("PHONE", "phone_vanity", 80, re.compile(
+        r"(?<![\w+])(?:\+?1[\s.-]{0,2})?(?:\(\d{3}\)|\d{3})[\s.-]{0,2}\d{3}[\s.-]?[A-Z]{4}(?![\w-])"), 0),
     ("PHONE", "phone_cue", 79, re.compile(
         r"\b(?:call|phone|ph|cell|mobile|text|tel|fax|number|ext|voicemail|landline|line|ring|reach|reachable|"
-        r"whatsapp)\b\.?[^\n\d]{0,24}?(?<![\d-])(\d{3}[\s.-]\d{4})(?![\d-])", _I), 1),
+        r"whatsapp|local|direct|dial|contact)\b\.?[^\n\d]{0,24}?(?<![\d-])(\d{3}[\s.-]\d{4})(?![\d-])", _I), 1),
     # a number said digit by digit: "call me on five five five, oh one nine two"
     ("PHONE", "phone_spelled", 79, re.compile(
-        r"\b(?:call|phone|cell|mobile|text|number|reach|ring|whatsapp)\b[^\n\d]{0,20}?\b(" + _DIGIT_WORD +
-        r"(?:[\s,.-]{1,3}" + _DIGIT_WORD + r"){6,14})\b", _I), 1),
+        r"\b(?:call|phone|cell|mobile|text|number|reach|ring|whatsapp)\b[^\n\d]{0,20}?\b(" + _SPOKEN_DIGIT +
+        r"(?:[\s,.-]{1,3}" + _SPOKEN_DIGIT + r"){6,14})\b", _I), 1),
     ("DATE", "date_numeric", 70, re.compile(r"\b(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})\b"), 0),
     ("DATE", "date_iso", 70, re.compile(
         r"\b" + _YEAR + r"([-/.])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])\b"), 0),
@@ -280,7 +315,9 @@ _PATTERNS: list[tuple[str, str, int, re.Pattern[str], int]] = [
     ("DATE", "date_month_separated", 70, re.compile(
         r"\b(?:" + _DAY + r"([-/.])" + _MONTH_CI + r"\1|" + _MONTH_CI + r"([-/.])" + _DAY + r"\2)(?:" + _YEAR +
         r"|\d\d)\b"), 0),
-    ("DATE", "date_month_year", 69, re.compile(r"\b" + _MONTH_CI + r"\s{1,3}(?:of\s{1,3})?" + _YEAR + r"\b"), 0),
+    # the year may be cut to two digits after an apostrophe: "Sept '22"
+    ("DATE", "date_month_year", 69, re.compile(
+        r"\b" + _MONTH_CI + r"\s{1,3}(?:of\s{1,3})?(?:" + _YEAR + r"|['’]\d\d)\b"), 0),
     ("DATE", "date_cue_day_month", 68, re.compile(
         r"\b(?:" + _DATE_CUE + "|" + _WEEKDAY_CUE + r")\s{1,3}(\d{1,2}/\d{1,2})(?![/\d])"), 1),
     ("DATE", "date_cue_ordinal", 68, re.compile(
@@ -321,11 +358,13 @@ _PATTERNS: list[tuple[str, str, int, re.Pattern[str], int]] = [
     ("AGE", "age_years", 55, re.compile(
         r"\b(9\d|1[01]\d)(?=\s{0,2}-?\s{0,2}(?:years?|yrs?|y\.?o\b|year-old|years-old)\b)", _I), 1),
     ("AGE", "age_cue", 55, re.compile(
-        r"\b(?:aged?|turned|turns|turning|I'm|I’m|I\s{1,2}am|is|was|be|he's|she's|who's)\s{1,3}(9\d|1[01]\d)\b"
+        r"\b(?:aged?|turned|turns|turning|I'm|I’m|I\s{1,2}am|is|was|be|he's|she's|who's|" + _KIN_IS + r")\s{1,3}"
+        r"(9\d|1[01]\d)\b"
         + _NOT_AGE_AFTER, _I), 1),
     # written out: "he was ninety when he died", "turned ninety-three", "one hundred and two years old"
     ("AGE", "age_words_cue", 55, re.compile(
-        r"\b(?:aged?|turned|turns|turning|I'm|I’m|I\s{1,2}am|is|was|be|he's|she's|who's)\s{1,3}(" + _AGE_WORDS + r")"
+        r"\b(?:aged?|turned|turns|turning|I'm|I’m|I\s{1,2}am|is|was|be|he's|she's|who's|" + _KIN_IS + r")\s{1,3}"
+        r"(" + _AGE_WORDS + r")"
         + _NOT_AGE_AFTER, _I), 1),
     ("AGE", "age_words_years", 55, re.compile(
         r"\b(" + _AGE_WORDS + r")(?=\s{0,2}-?\s{0,2}(?:years?|yrs?|year-old|years-old)\b)", _I), 1),
@@ -342,10 +381,18 @@ _PATTERNS: list[tuple[str, str, int, re.Pattern[str], int]] = [
     # above id_cue, which would stop at the space of "AB12 CDE"
     ("ID_NUMBER", "uk_plate", 87, re.compile(r"\b[A-Z]{2}\d{2}\s?[A-Z]{3}\b"), 0),
     ("LOCATION", "street_address", 52, re.compile(
-        r"\b(?:(?:Flat|Apt|Apartment|Unit|Suite)\s{1,3}[A-Za-z0-9]{1,6},?\s{1,3})?"
-        r"\d{1,6}[A-Za-z]?\s{1,3}(?:[NSEW]\.?\s{1,3}|(?:North|South|East|West)\s{1,3})?"
+        r"\b(?:(?:Flat|Apt|Apartment|Unit|Suite)\s{1,3}[A-Za-z0-9]{1,6}(?:,?\s{1,3}|/(?=\d))|(?:Blk|Block)\.?\s{1,3})?"
+        r"\d{1,6}[A-Za-z]?(?:/\d{1,5}[A-Za-z]?)?\s{1,3}(?:[NSEW]\.?\s{1,3}|(?:North|South|East|West)\s{1,3})?"
         r"(?:(?:\d{1,3}(?:st|nd|rd|th)|" + _CAPWORD + r")\s{1,3}){1,4}" + _STREET_SUFFIX + r"\b\.?"
+        # a numbered street ("Ang Mo Kio Ave 3"), then a flat or unit ("#05-67", "Apt 2B")
+        r"(?:\s\d{1,3}(?=\s{0,2}(?:[,;#]|$)))?"
         r"(?:,?\s{1,3}(?:Apt|Apartment|Unit|Suite|Ste|Flat|#)\.?\s{0,3}#?\s{0,2}[A-Za-z0-9-]{1,8})?"), 0),
+    # a flat in a named building: "Flat 12B, Sai Residency"; without the flat, a word of the name must be in no
+    # dictionary ("the Twin Towers" stays, see _valid)
+    ("LOCATION", "building", 52, re.compile(
+        r"\b(?:(?:Flat|Apt|Apartment|Unit|Suite)\s{1,3}[A-Za-z0-9]{1,6},?\s{1,3})?" + _DETERMINER +
+        r"(?:[A-Z][a-z]{1,20}\s{1,3}){1,3}(?:Residency|Residences|Apartments|Towers|Heights|Mansions|Enclave|"
+        r"Complex)\b"), 0),
     ("LOCATION", "street_name", 50, re.compile(
         r"\b" + _DETERMINER + r"(?:(?:[A-Z][a-z]{1,20}|\d{1,3}(?:st|nd|rd|th))\s{1,3}){1,3}(?:Street|Avenue|Road|"
         r"Boulevard|Lane|Drive|Terrace|Close|Crescent|Parkway)\b"), 0),
@@ -365,6 +412,11 @@ _PATTERNS: list[tuple[str, str, int, re.Pattern[str], int]] = [
     ("LOCATION", "street_corner", 50, re.compile(
         r"\b(?i:on|at|near|off)\s{1,3}((?:" + _ORD_STREET + r"\s{1,3}(?:and|&)\s{1,3}[A-Z][a-z]{2,20}|"
         r"[A-Z][a-z]{2,20}\s{1,3}(?:and|&)\s{1,3}" + _ORD_STREET + r")(?:\s{1,3}" + _STREET_SUFFIX + r"\b\.?)?)"), 1),
+    # both streets named, where a place stands on the corner: "the coffee shop on King and Bay"
+    ("LOCATION", "street_corner_place", 50, re.compile(
+        r"\b(?i:shop|store|caf[eé]|bar|pub|restaurant|diner|office|station|stop|clinic|building|lights|apartment|"
+        r"flat|house|place|motel|hotel|gym)\s{1,3}(?i:on|at)\s{1,3}([A-Z][a-z]{2,20}\s{1,3}(?:and|&)\s{1,3}"
+        r"[A-Z][a-z]{2,20}(?:\s{1,3}" + _STREET_SUFFIX + r"\b\.?)?)"), 1),
     ("LOCATION", "street_corner_of", 50, re.compile(
         r"\b(?i:corner)\s{1,3}of\s{1,3}((?:" + _ORD_STREET + r"|[A-Z][a-z]{2,20})\s{1,3}(?:and|&)\s{1,3}(?:"
         + _ORD_STREET + r"|[A-Z][a-z]{2,20})(?:\s{1,3}" + _STREET_SUFFIX + r"\b\.?)?)"), 1),
@@ -375,6 +427,18 @@ _PATTERNS: list[tuple[str, str, int, re.Pattern[str], int]] = [
         r"\b(?:zip|zip\s?code|postcode|post\s?code|postal\s{1,3}code)\b[^\w\n]{0,3}(?:is\s{1,3})?"
         r"(\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})", _I), 1),
     ("LOCATION", "zip_after_state", 50, re.compile(r"\b(?:" + _US_STATE_ABBR + r")\.?\s{1,2}(\d{5}(?:-\d{4})?)\b"), 1),
+    # Irish Eircode: routing key and four characters from its alphabet, letters and digits mixed ("D08 XY12"), or
+    # any after "Eircode" (see _valid)
+    ("LOCATION", "eircode", 50, re.compile(r"\b(?:[ACDEFHKNPRTVWXY]\d{2}|D6W)\s?[0-9ACDEFHKNPRTVWXY]{4}\b"), 0),
+    # Australian postcode after the suburb and state ("Marrickville NSW 2204"); the suburb must read as a place
+    ("LOCATION", "postcode_after_au_state", 50, re.compile(
+        r"\b([A-Z][a-z]{2,20}),?\s{1,2}(?:NSW|VIC|Vic|QLD|Qld|SA|WA|TAS|Tas|ACT|NT)\.?\s{1,2}(\d{4})\b(?![.:/-]?\d)"),
+     2),
+    # a six-digit PIN or postcode after a listed city or country at the end of an address (", Pune 411001",
+    # ", Singapore 560123")
+    ("LOCATION", "pin_after_place", 50, re.compile(
+        r",\s{1,2}([A-Z][a-z]{2,20}(?:\s[A-Z][a-z]{2,20})?)\s{1,2}(?:[-–]\s{1,2})?(\d{6})\b"
+        r"(?=\s{0,2}(?:[,.;:)\n]|$|(?:is|was|and)\b|[A-Z]))"), 2),
     ("LOCATION", "uk_postcode", 50, re.compile(r"\b(?:[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}|[A-Z]\d[A-Z]\s\d[A-Z]\d)\b"), 0),
     ("LOCATION", "city_state", 48, re.compile(
         r"\b((?:[A-Z][a-z]{2,20}\s){0,2}[A-Z][a-z]{2,20}),\s{1,2}(?:" + _US_STATE_ABBR + r")\b(?!')"), 1),
@@ -382,9 +446,11 @@ _PATTERNS: list[tuple[str, str, int, re.Pattern[str], int]] = [
 # patterns that cannot match text without a digit; skipped for such text (most conversational turns)
 _NEEDS_DIGIT = {"ipv4", "ipv6", "id_cue", "ssn", "ni_number", "card", "iban", "phone_nanp", "phone_intl", "phone_uk",
                 "phone_cue", "date_numeric", "date_iso", "date_month_year_numeric", "date_month_day", "date_day_month",
-                "date_month_separated", "date_month_year", "date_cue_day_month", "date_holiday_year", "age_years",
+                "date_month_separated", "date_month_year", "date_cue_day_month", "phone_vanity", "id_reference",
+                "discord_tag", "date_holiday_year", "age_years",
                 "age_cue", "age_apposition", "id_hyphenated", "id_alnum", "id_slash", "id_digit_groups", "id_digits",
-                "uk_plate", "street_address", "street_corner", "zip_cue", "zip_after_state", "uk_postcode"}
+                "uk_plate", "street_address", "street_corner", "zip_cue", "zip_after_state", "uk_postcode", "eircode",
+                "postcode_after_au_state", "pin_after_place"}
 
 # cheap searches that must succeed before the costlier patterns that need them run: in ordinary text they succeed
 # at once, and in text without them (1 MB of "1 1 1 ...") one scan replaces several
@@ -393,7 +459,8 @@ _GATES = {
     "id_cue": re.compile(r"\b(?i:mrn|medic|record|chart|case|claim|ref|certificate|prescription|rx|routing|card|group|"
                          r"policy|patient|member|subscriber|insurance|employee|student|device|nhs|ni|identification|id|"
                          r"account|acct|health|licen|plate|registration|passport|vin|serial|imei|badge|sort|iban|"
-                         r"national|ssn|social|sin|aadhaa?r|crime)"),
+                         r"national|ssn|social|sin|aadhaa?r|crime|tax|tfn|crn|pps|nric|fin|nin|pan|nhi|tin|ein|itin|utr|"
+                         r"bsn|cpf|nif|nie)"),
     "age": re.compile(r"\b(?:9\d|1[01]\d)\b"),
     "age_words": re.compile(r"(?i:ninety|hundred)"),
     # an ordinal day in figures or words ("the 14th", "the twenty-first")
@@ -401,6 +468,8 @@ _GATES = {
     "holiday": re.compile(r"Christmas|Year|Valentine|Halloween|Thanksgiving|Easter|Good\sFriday|Day\b|Night\b|July|"
                           r"Hanukkah|Diwali|Passover|Rosh|Yom|Eid\b"),
     "underscore": re.compile(r"[A-Za-z0-9]_[A-Za-z0-9]"),
+    "spelled_domain": re.compile(r"(?i:\bdot\s{1,2}(?:com|org|net|edu|gov|io|co|uk|us|ca|au|nz|ie|info)\b)"),
+    "cap_and_cap": re.compile(r"[A-Z][a-z]{2,20}\s{1,3}(?:and|&)\s{1,3}[A-Z]"),
 }
 _GATED = {"date_month_day": "month", "date_day_month": "month", "date_month_year": "month", "date_cue_month": "month",
           "date_month_mid": "month", "date_month_subject": "month", "date_mid_month": "month",
@@ -408,7 +477,7 @@ _GATED = {"date_month_day": "month", "date_day_month": "month", "date_month_year
           "date_is_ordinal": "ordinal", "date_ordinal_plan": "ordinal", "date_ordinal_word_month": "ordinal",
           "date_holiday_cue": "holiday", "id_cue": "id_cue", "age_years": "age", "age_cue": "age",
           "age_apposition": "age", "age_words_cue": "age_words", "age_words_years": "age_words",
-          "username_underscore": "underscore"}
+          "username_underscore": "underscore", "url_spelled": "spelled_domain", "street_corner_place": "cap_and_cap"}
 
 _DIGIT = re.compile(r"\d")
 
@@ -425,6 +494,7 @@ _UNITS = re.compile(r"(?i)\d(?:mg|mcg|ml|kg|lbs?|km|mi|hrs?|mins?|k|s|th|st|nd|r
 _WEEKDAY_START = re.compile(_WEEKDAY_CUE)
 _EXTENSION_SPLIT = re.compile(r"\s{0,2},?\s{0,2}(?i:ext\.?|extension|x)\s{0,2}\d{1,5}$")
 _DOMAIN_END = re.compile(r"\.(?:com|org|net|edu|gov|io|co|uk|us|ca|au|info|me)$", re.IGNORECASE)
+_NOT_EMAIL_LOCAL = {"is", "are", "was", "me", "us", "it", "them", "him", "her", "you", "be", "am", "group", "site"}
 _MONTH_ABBR = {"Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec"}
 
 
@@ -443,7 +513,8 @@ def _valid(rule: str, m: re.Match[str], value: str) -> bool:
         if rule == "phone_intl":
             return 8 <= len(digits) <= 15
         if rule == "phone_uk":
-            return 10 <= len(digits) <= 11
+            # a one-digit area code in brackets takes a seven-digit number: "(09) 555 0172", "(01) 555 0142"
+            return 10 <= len(digits) <= 11 or (len(digits) == 9 and value.startswith("(0"))
         return True
     if rule == "date_numeric":
         a, b = int(m.group(1)), int(m.group(3))
@@ -468,7 +539,15 @@ def _valid(rule: str, m: re.Match[str], value: str) -> bool:
         # "today I feel a hundred years old" is a figure of speech
         return not _FIGURATIVE_BEFORE.search(m.string, max(0, m.start() - 30), m.start())
     if rule == "id_cue":
+        # after a comma ("my NIN, 12345678901") only a long number: "on my account, 2019 was hard" is no account number
+        if "," in m.string[m.start():m.start(1)]:
+            return sum(c.isdigit() for c in value) >= 5 and not re.fullmatch(_YEAR, value)
         return sum(c.isdigit() for c in value) >= 2
+    if rule == "id_reference":
+        digits = sum(c.isdigit() for c in value)
+        # "BK7Q2X", "REF-8812"; not "the 2019 booking", "order 2x", "ticket 10am"
+        return ((digits >= 4 or (digits >= 1 and any(c.isalpha() for c in value))) and not re.fullmatch(_YEAR, value)
+                and not (re.fullmatch(r"\d{1,30}[A-Za-z]{1,30}", value) and _UNITS.search(value)))
     if rule == "id_hyphenated":
         digits = sum(c.isdigit() for c in value)
         return digits >= 5 and (any(c.isalpha() for c in value) or value.count("-") >= 2)
@@ -485,6 +564,10 @@ def _valid(rule: str, m: re.Match[str], value: str) -> bool:
         return n_digits >= 5 and (any(c.isalpha() for c in value) or any(len(g) >= 5 and g.isdigit() for g in groups))
     if rule == "id_digit_groups":
         return sum(c.isdigit() for c in value) >= 10
+    if rule == "email_spelled":
+        # "the group is at www dot example dot org" is a web address, not an e-mail to "is"
+        local, _, domain = re.split(r"\s{0,2}(\[at\]|\(at\)|\sat\s)\s{0,2}", value, maxsplit=1, flags=re.I)
+        return not domain.lower().startswith("www") and local.lower() not in _NOT_EMAIL_LOCAL
     if rule == "handle":
         return not _DOMAIN_END.search(value)
     if rule == "username_cue":
@@ -493,7 +576,26 @@ def _valid(rule: str, m: re.Match[str], value: str) -> bool:
         return not v.isdigit() and (any(c.isdigit() or c in "_." for c in v) or v.lower() not in _english())
     if rule == "username_underscore":
         return any(c.isalpha() for c in value) and len(value) >= 5
-    if rule in ("street_corner", "street_corner_of"):
+    if rule == "building":
+        words = re.findall(r"[A-Z][a-z]+", value)[:-1]
+        return bool(re.match(r"(?:Flat|Apt|Apartment|Unit|Suite)\b", value)) or any(
+            w.lower() not in _english() and w not in _NEVER_NAME for w in words if w not in ("Flat", "Apt", "Unit"))
+    if rule == "eircode":
+        unique = value[-4:]
+        return (any(c.isalpha() for c in unique) and any(c.isdigit() for c in unique)) or re.search(
+            r"(?i:eircode)\W{0,3}(?:is\s{1,3})?$", m.string[max(0, m.start() - 16):m.start()]) is not None
+    if rule == "postcode_after_au_state":
+        w = m.group(1)
+        return w in _places() or (w.lower() not in _english() and w not in _NEVER_NAME and w not in _MONTH_NAMES)
+    if rule == "pin_after_place":
+        name = m.group(1)
+        return name in _places() or name in _states_countries() or name.split()[-1] in _places()
+    if rule == "street_corner_place":
+        # streets are named by words, names and places ("King and Bay", "Oak and Elm"); "on Etsy and Depop" is no corner
+        words = re.findall(r"[A-Z][a-z]+", value)
+        if not all(w.lower() in _english() or w in _first_names() or w in _surnames() or w in _places() for w in words):
+            return False
+    if rule in ("street_corner", "street_corner_of", "street_corner_place"):
         words = re.findall(r"[A-Z][a-z]+", value)
         return not any(w in _NEVER_NAME or w in _MONTH_NAMES or w in _MONTH_ABBR for w in words)
     if rule == "city_state":
@@ -507,15 +609,19 @@ def _valid(rule: str, m: re.Match[str], value: str) -> bool:
 
 # a capitalised word, not the first half of a contraction ("Don't") nor part of an address, handle or path
 # (a lower-case part after a hyphen too: "Min-jun", "Self-care")
-_CAP_TOKEN = re.compile(r"(?<![\w@#/.’'-])(?:Mc|Mac|O['’]|D['’])?[A-Z][a-z]{1,24}"
-                        r"(?:-[A-Z][a-z]{1,24}|-[a-z]{2,24})?(?![\w@])"
+# Letters with diacritics count ("Siobhán Ní Bhriain", "Zoë"); the word lists are ASCII, so such a word is found by
+# its cue or its neighbours, not by a list.
+_UP = "A-ZÀ-ÖØ-Þ\u0100-\u017f"   # Latin Extended-A mixes cases: tokens whose first letter is lower case are dropped
+_LO = "a-zß-öø-ÿ\u0100-\u017f"
+_CAP_TOKEN = re.compile(r"(?<![\w@#/.’'-])(?:Mc|Mac|O['’]|D['’])?[" + _UP + "][" + _LO + "]{1,24}"
+                        r"(?:-[" + _UP + "][" + _LO + "]{1,24}|-[a-z]{2,24})?(?![\w@])"
                         r"(?!['’](?:t|ll|re|ve|d|m)\b|\.[A-Za-z]{2})")
 _BEFORE = 48   # characters of left context a cue is looked for in
 
-_TITLE_BEFORE = re.compile(
-    r"(?:\b(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Rev|Fr)\.?|\b(?:Doctor|Professor|Nurse|Pastor|Rabbi|Coach|Aunt|Auntie|Uncle|"
-    r"Grandma|Grandpa|Grandad|Granddad|Granny|Gran|Nana|Nanna|Cousin|Stepdad|Stepmom|Stepmum|Stepfather|"
-    r"Stepmother|Officer|Judge|Detective|Captain|Sister|Brother|Father)) $")
+_TITLE_WORDS = ("Doctor Professor Nurse Pastor Rabbi Coach Aunt Auntie Uncle Grandma Grandpa Grandad Granddad Granny "
+                "Gran Nana Nanna Cousin Stepdad Stepmom Stepmum Stepfather Stepmother Officer Judge Detective Captain "
+                "Sister Brother Father").split()
+_TITLE_BEFORE = re.compile(r"(?:\b(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Rev|Fr)\.?|\b(?:" + "|".join(_TITLE_WORDS) + ")) $")
 # "named" and "called" precede medicines and things as often as people: after them only a listed first name counts
 _WEAK_NAME_CUE_BEFORE = re.compile(r"(?i:\b(?:named|called))\s{1,3}$")
 _NAME_CUE_BEFORE = re.compile(
@@ -531,7 +637,9 @@ _RELATION = (r"(?:husband|wife|spouse|son|daughter|kid|child|baby|mom|mum|mother
              r"GP|nurse|social\s+worker|boss|manager|supervisor|coworker|co-worker|colleague|teacher|coach|pastor|"
              r"aunt|uncle|cousin|nephew|niece|grandma|grandmother|grandpa|grandfather|grandad|granddad|granny|gran|"
              r"nan|nana|nanna|granddaughter|grandson|"
-             r"grandchild|roommate|flatmate|neighbou?r|abuser|client|patient|landlord|lawyer|caseworker)")
+             r"grandchild|roommate|flatmate|neighbou?r|abuser|client|patient|landlord|lawyer|caseworker|"
+             r"mate|pal|buddy|bestie|bff|bf|gf|classmate|housemate|teammate|sponsor|mentor|carer|caregiver|sibling|"
+             r"stepbrother|stepsister|half-brother|half-sister|godmother|godfather)")
 # "my", "our" ..., or a possessive ("the client's partner", "Sarah's boyfriend")
 _RELATION_CUE = (r"(?i:\b(?:my|our|his|her|their|your|[a-z]{1,20}['’]s)\s+(?:(?:late|ex-?|older|younger|little|big|"
                  r"eldest|oldest|youngest|elder|best|new|old|former|current|step-?|birth|biological|adoptive|foster|"
@@ -551,6 +659,11 @@ _PLACE_CUE = (r"(?i:\b(?:in|from|near|around|outside|nearby|visiting|visit|to\s+
               r"went\s+to|go\s+to|going\s+to|drive\s+to|drove\s+to|flew\s+to|fly\s+to|trip\s+to|commute\s+to|"
               r"commutes\s+to|based\s+in|north\s+of|south\s+of|east\s+of|west\s+of|downtown))\s{1,3}")
 _PLACE_CUE_BEFORE = re.compile(_PLACE_CUE + "$")
+# where someone lives, comes from or moved to: after these, a capitalised word in no list or dictionary is a place
+_HOME_CUE_BEFORE = re.compile(
+    r"(?i:\b(?:live[sd]?|living|grew\s+up|born|raised|based|settled|place|house|flat|home|apartment|village|town|"
+    r"suburb|moved|move|moving|relocated|relocating|originally|comes|came)\s+(?:in|to|from)|\bmoved\s+back\s+to)"
+    r"\s{1,3}$")
 # chat text is often all lower case ("my sister kayleigh", "i live in fresno"); a lower-case word is a name or a
 # place only right after a cue and only if it is in the lists and not an English word (without a cue, the lower-case
 # words in the lists are mostly Spanish and chat: "tu", "una", "ok")
@@ -570,6 +683,9 @@ _CUE_LAST_WORDS = frozenset(
     "warmly care cheers love attention attn c/o hi hello hey dear thanks you bye goodbye morning welcome i'm i’m am im "
     "it's in from near around outside nearby visiting visit to of downtown and".split()
     + re.findall(r"[a-z][a-z-]*", _RELATION.replace("(?:", " ").replace("|", " ")))
+# lower-case particles inside a name: "Pieter van der Merwe", "Maria Luisa dela Cruz", "Omar bin Said"
+_PARTICLE_GAP = re.compile(r" (?:(?:van|von|der|den|de|del|della|dela|da|das|dos|du|di|la|le|bin|binti|ibn|bint|al|el|"
+                           r"ter|ten) ){1,2}")
 _AFTER_LOWER_WORD = re.compile(r"\b[a-z]{1,20} $")
 _NEXT_CAP = re.compile(r" ([A-Z][a-z]{1,24})\b")
 _SPEECH_AFTER = re.compile(r"\s(?:said|says|told|tells|asked|asks|texted|yelled|screamed|replied|wrote)\b")
@@ -582,7 +698,8 @@ _ORG_SUFFIX = frozenset({
     "Insurance", "Electronics", "Freight", "Logistics", "Motors", "Industries", "Technologies", "Systems", "Solutions",
     "Consulting", "Manufacturing", "Construction", "Foods", "Pharmaceuticals", "Bank", "Bakery", "Pharmacy",
     "Supermarket", "Restaurant", "Hotel", "Mall", "Plaza", "Beach", "Pier", "Zoo", "Stadium", "Arena", "Park",
-    "Lake", "Airport", "Library", "Museum", "Inc", "Ltd", "LLC", "Corp", "Corporation", "Associates", "Partners"})
+    "Lake", "Airport", "Library", "Museum", "Bridge", "Tower", "Station", "Market", "Cemetery", "Castle", "Quay",
+    "Wharf", "Inc", "Ltd", "LLC", "Corp", "Corporation", "Associates", "Partners"})
 _PERSON_SUFFIX = frozenset({"Park", "Lake", "Beach", "Bank"})   # surnames too: "Sarah Park" is a person
 _PLACE_PREFIX = frozenset({"Lake", "Mount", "Mt"})
 # words that start no such name: function words, days, months, faiths, and words of title-case headlines
@@ -592,6 +709,12 @@ _ORG_STOP = _NEVER_NAME | _MONTH_NAMES | {
 _GENERAL_BEFORE = re.compile(r"(?i:\b(?:from|to|at|in|into)) $")
 _NOT_HOSPITAL_GENERAL = {"Attorney", "Surgeon", "Secretary", "Major", "Brigadier", "Lieutenant", "Inspector",
                          "Solicitor", "Postmaster", "Governor", "Consul", "Adjutant", "Accountant", "Auditor"}
+_SPANISH_FUNCTION_WORDS = frozenset("el los las que con para por una es soy y en del muy más su sus mi tu pero como "
+                                    "este esta está son".split())
+# words shaped like derived common words, English or Spanish ("Interpersonal Neurobiology", "Terapia Narrativa"),
+# which a capitalised pair of unlisted words must not hold
+_DERIVED_WORD = re.compile(r"(?i:.{2,}(?:ción|sión|dad|ismo|mente|ología|ional|ual|ivo|iva|ados|idos|encia|ancia|"
+                           r"ogy|ness|ity|ism|ment|tion|sion|ence|ance|ship|ical|ous|able|ible|ive))$")
 _SEGMENT = re.compile(r"[^.!?\n]{1,100000}")
 _INITIAL_CHARS = set('.!?:;"“”(\n-–—*•>[')
 
@@ -603,19 +726,36 @@ class _Names:
         self.text = text
         self.first, self.surnames, self.places = _first_names(), _surnames(), _places()
         self.geo, self.english = _states_countries(), _english()
-        self._segments: list[tuple[int, int, bool]] | None = None
+        self._segments: list[tuple[int, int, bool, bool]] | None = None
+        self._spanish_text: bool | None = None
 
     def _title_case(self, pos: int) -> bool:
         """Whether the sentence around pos Has Most Words Capitalised, as counsel-chat question titles do: there a
         capital says nothing about a name."""
+        return self._segment_flags(pos)[0]
+
+    def _spanish(self, pos: int) -> bool:
+        """Whether the sentence around pos, or the whole text, is Spanish (two of its function words, or ¿ ¡ ñ), as
+        some counsel-chat answers are: there capitalised words in no English dictionary say nothing about a name."""
+        if self._spanish_text is None:
+            words = self.text.split()
+            n = sum(w.lower().strip(".,;:!?¿¡()") in _SPANISH_FUNCTION_WORDS for w in words)
+            self._spanish_text = (n >= 2 and n >= 0.02 * len(words)) or any(c in self.text for c in "¿¡ñÑ")
+        return self._spanish_text or self._segment_flags(pos)[1]
+
+    def _segment_flags(self, pos: int) -> tuple[bool, bool]:
         if self._segments is None:
             self._segments = []
             for m in _SEGMENT.finditer(self.text):
-                words = [w for w in m.group().split() if len(w) > 3 and w[0].isalpha()]
+                all_words = m.group().split()
+                words = [w for w in all_words if len(w) > 3 and w[0].isalpha()]
                 caps = sum(w[0].isupper() for w in words)
-                self._segments.append((m.start(), m.end(), len(words) >= 3 and caps / len(words) >= 0.6))
-        i = bisect.bisect_right(self._segments, (pos, float("inf"), True)) - 1
-        return i >= 0 and self._segments[i][0] <= pos < self._segments[i][1] and self._segments[i][2]
+                spanish = sum(w.lower() in _SPANISH_FUNCTION_WORDS for w in all_words) >= 2
+                self._segments.append((m.start(), m.end(), len(words) >= 3 and caps / len(words) >= 0.6, spanish))
+        i = bisect.bisect_right(self._segments, (pos, float("inf"), True, True)) - 1
+        if i >= 0 and self._segments[i][0] <= pos < self._segments[i][1]:
+            return self._segments[i][2], self._segments[i][3]
+        return False, False
 
     def _initial(self, start: int) -> bool:
         j = start - 1
@@ -630,7 +770,7 @@ class _Names:
 
     def find(self) -> list[tuple[int, int, str, str, int]]:
         text = self.text
-        tokens = [(m.start(), m.end(), m.group()) for m in _CAP_TOKEN.finditer(text)]
+        tokens = [(m.start(), m.end(), m.group()) for m in _CAP_TOKEN.finditer(text) if m.group()[0].isupper()]
         out: list[tuple[int, int, str, str, int]] = []
         i = 0
         while i < len(tokens):
@@ -758,6 +898,8 @@ class _Names:
         s, e, _ = tokens[i]
         if w in _NEVER_NAME or w in _PUBLIC_FIGURES:
             return None
+        if w in _TITLE_WORDS and _NEXT_CAP.match(self.text, e):
+            return None   # "Nana Dot": the kinship word is the title of the name after it
         is_month = w in _MONTH_NAMES
         if is_month and re.match(r"\s{0,2}\d", self.text[e:e + 3]):
             return None
@@ -785,7 +927,27 @@ class _Names:
                 not self._initial(s) or (w not in _WORD_NOT_NAME and w not in self.geo and w not in self.places)):
             # "Rahul said he'd meet me": at the start of a sentence too, where a listed place or word is not a name
             return "NAME", "cue_speech", 34
+        if (not word and w not in _WORD_NOT_NAME and w not in _TITLE_WORDS and w not in self.places
+                and w not in self.geo and not self._title_case(s) and not self._spanish(s)
+                and self._unlisted_pair(tokens, i)):
+            # two or three capitalised words in no list or dictionary ("Sione Taufa", "Pieter van der Merwe", "Siobhán
+            # Ní Bhriain"), at the start of a sentence too; one such word alone is as often a brand or a medicine
+            return "NAME", "unlisted_name", 33
         return None
+
+    def _unlisted_pair(self, tokens, i: int) -> bool:
+        """Whether the capitalised word after token i, one space or a particle ("van der") away, is in no dictionary
+        and no list of places: with token i (itself no word), the two read as a person's names."""
+        if i + 1 >= len(tokens) or tokens[i][2] in _ORG_STOP:
+            return False
+        s_next, _, w_next = tokens[i + 1]
+        gap = self.text[tokens[i][1]:s_next]
+        if any(x not in self.first and x not in self.surnames and _DERIVED_WORD.match(x)
+               for x in (tokens[i][2], w_next)):
+            return False
+        return ((gap == " " or _PARTICLE_GAP.fullmatch(gap) is not None) and not self._is_word(w_next)
+                and w_next not in self.places and w_next not in self.geo and w_next not in _ORG_STOP
+                and w_next not in _ORG_SUFFIX and w_next not in _PUBLIC_FIGURES)
 
     def _cued(self, w: str, s: int, e: int, before: str, is_month: bool) -> tuple[str, str, int] | None:
         """A name or place told by the words before it ("Dr.", "my husband", "Hi ...,", "moved to")."""
@@ -812,6 +974,11 @@ class _Names:
                 return "NAME", "cue_im", 45
         if _PLACE_CUE_BEFORE.search(before) and w in self.places and w not in self.geo:
             return "LOCATION", "cue_place", 42
+        if (_HOME_CUE_BEFORE.search(before) and not self._is_word(w) and w not in self.first and w not in self.places
+                and w not in self.geo and w not in _PUBLIC_FIGURES
+                and not re.match(r"['’]s\b|[ -][A-Z]", self.text[e:e + 3])):
+            # "my cousin's place in Ikeja", "since I moved to Stellenbosch": a town too small for the list
+            return "LOCATION", "cue_home_place", 42
         return None
 
     def _is_plain_word(self, w: str, allow_names: bool = False) -> bool:
@@ -829,7 +996,10 @@ class _Names:
         while j + 1 < len(tokens) and j - i < 2:
             s_next, _, w_next = tokens[j + 1]
             gap = self.text[tokens[j][1]:s_next]
-            if gap != " " or w_next in _NEVER_NAME or w_next in _MONTH_NAMES or w_next in self.geo:
+            if w_next in _NEVER_NAME or w_next in _MONTH_NAMES or w_next in self.geo:
+                break
+            if gap != " " and not (_PARTICLE_GAP.fullmatch(gap)
+                                   and (w_next in self.surnames or not self._is_word(w_next))):
                 break
             if w_next in self.surnames or (w_next in self.first and not self._is_word(w_next)) or (
                     strong and not self._is_word(w_next) and w_next not in self.places):
@@ -868,8 +1038,35 @@ def _candidates(text: str) -> list[tuple[int, int, str, str, int]]:
                 value = stripped
             if e > s and _valid(rule, m, value):
                 found.append((s, e, kind, rule, prio))
+    found.extend(_address_localities(text, found))
     found.extend(_Names(text).find())
     return found
+
+
+# the neighbourhood and town of an address, written after it between commas: "27 Elmwood Road, Headingley, Leeds LS6"
+_LOCALITY_AFTER = re.compile(r",[ \t]{1,2}((?:[A-Z][a-z'’]{1,20}[ -]){0,2}[A-Z][a-z'’]{1,20})"
+                             r"(?=[ \t]{0,2}(?:[,;.\n]|$)|[ \t]{1,2}(?:[A-Z]{2,3}\b|[A-Z]{1,2}\d|\d{4,6}\b))")
+
+
+def _address_localities(text: str, found: list[tuple[int, int, str, str, int]]) -> list[tuple[int, int, str, str, int]]:
+    """Up to three comma-separated place names right after a street address or building; a state, country, month or
+    word that is never a name ends the run."""
+    out = []
+    for _, end, _, rule, _ in found:
+        if rule not in ("street_address", "building"):
+            continue
+        pos = end
+        for _ in range(3):
+            m = _LOCALITY_AFTER.match(text, pos)
+            if m is None:
+                break
+            words = m.group(1).replace("-", " ").split()
+            if (m.group(1) in _states_countries() or any(w in _NEVER_NAME or w in _MONTH_NAMES for w in words)
+                    or all(w.lower() in _english() and w not in _places() for w in words)):
+                break
+            out.append((m.start(1), m.end(1), "LOCATION", "address_locality", 47))
+            pos = m.end(1)
+    return out
 
 
 def _resolve(found: list[tuple[int, int, str, str, int]]) -> list[DeidSpan]:
