@@ -23,9 +23,12 @@ edited:
 - round 12: a test split (r12_test_a.txt, r12_test_b.txt: 429 sentences from two blind writers, committed
   before it was first read), evaluated once, now development; and 3,000 development sentences from six more
   (r12_dev_*.txt).
-- round 13: the current test split (r13_test_i.txt: 220 messages, most of them long counselling-website posts;
-  r13_test_j.txt: 230 sentences in round 12's make-up; two blind writers, committed before it was first read)
-  and 400 long development posts from a third (r13_dev_k.txt).
+- round 13: a test split (r13_test_i.txt: 220 messages, most of them long counselling-website posts;
+  r13_test_j.txt: 230 sentences in round 12's make-up; two blind writers, committed before it was first read),
+  evaluated once, now development; and 400 long development posts from a third (r13_dev_k.txt).
+- round 14: the current test split (r14_test_p.txt: 220 counselling-website posts; r14_test_q.txt: 230 short
+  messages; two blind writers, committed before it was first read) and 1,600 long development posts from four
+  more (r14_dev_*.txt).
 
 Run from the repository root:
 
@@ -2214,13 +2217,16 @@ I'm thinking of starting therapy but I don't know what type to choose.
 
 
 
+MODES = ("dev", "test7", "test8", "test9", "test10", "test12", "test13", "test14")
+
+
 def read_rounds(folder: Path = ROUNDS) -> None:
     """Blocks written as text in rounds/*.txt (later rounds, one file per writer), read in file-name order.
 
     A block starts with a header line `[kind=… level=… categories=a,b mode=…]` (categories may be empty) and
     holds one sentence per line until the next header; lines starting with `#` are comments. mode is "dev"
-    (train/val), "test7" to "test12" (the round-7 to -12 test splits: each evaluated once, now development) or
-    "test13" (the round-13 test split, the current one).
+    (train/val), "test7" to "test13" (the round-7 to -13 test splits: each evaluated once, now development) or
+    "test14" (the round-14 test split, the current one).
     """
     for path in sorted(folder.glob("*.txt")):
         header: dict[str, str] | None = None
@@ -2241,9 +2247,8 @@ def read_rounds(folder: Path = ROUNDS) -> None:
                 flush()
                 header = dict(kv.split("=", 1) for kv in line[1:-1].split())
                 missing = {"kind", "level", "mode"} - set(header)
-                if missing or header["mode"] not in ("dev", "test7", "test8", "test9", "test10", "test12", "test13"):
-                    raise SystemExit(f"{path.name}, line {n}: header needs kind, level, "
-                                     f"mode=dev|test7|test8|test9|test10|test12|test13: {line}")
+                if missing or header["mode"] not in MODES:
+                    raise SystemExit(f"{path.name}, line {n}: header needs kind, level, mode={'|'.join(MODES)}: {line}")
                 lines = []
             elif header is None:
                 raise SystemExit(f"{path.name}, line {n}: sentence before the first [header]")
@@ -2273,12 +2278,12 @@ def build() -> list[dict]:
                 # the round-5 test split: evaluated once, its errors published; now development (train or val)
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + ", round-5 test split (evaluated once, then moved to development)"
-            elif mode == "test13":
-                # the round-13 test split (the current one), written blind: rounds/r13_test_*.txt
+            elif mode == "test14":
+                # the round-14 test split (the current one), written blind: rounds/r14_test_*.txt
                 split = "test"
-                source = SOURCE + ", round-13 test split"
-            elif mode in ("test12", "test10", "test9", "test8", "test7"):
-                # the round-7 to -12 test splits, written blind: each evaluated once, its errors read; now
+                source = SOURCE + ", round-14 test split"
+            elif mode in ("test13", "test12", "test10", "test9", "test8", "test7"):
+                # the round-7 to -13 test splits, written blind: each evaluated once, its errors read; now
                 # development
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + f", round-{mode[4:]} test split (evaluated once, then moved to development)"

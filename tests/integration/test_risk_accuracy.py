@@ -1,4 +1,4 @@
-"""Accuracy of the packaged risk detector on the held-out test split of data/safety/risk_labelled.jsonl (round 13,
+"""Accuracy of the packaged risk detector on the held-out test split of data/safety/risk_labelled.jsonl (round 14,
 written blind), on real client turns of AnnoMI and ESConv test conversations and on counsel-chat's val and test
 questions (by topic, and by annotation); determinism of retraining; and fresh sentences that are in no split:
 indirect crises it must catch and hard negatives it must not flag."""
@@ -80,19 +80,19 @@ def test_packaged_model_was_trained_on_this_data():
     assert model["training_data"]["used_splits"] == ["train", "val"]
 
 
-# Measured on round 13, the current test split (written blind, 450 messages, 220 of them long counselling posts),
-# evaluated once with the packaged model: recall 0.985 (128 of 130), benign rated high 0.110 (32 of 290: 21 of the
-# 150 long posts, 11 of the 140 sentences), real client turns 0.031 (45 of 1,441), counsel-chat test 5 of 28 by
-# topic (3 of 30 benign by annotation). Targets that are met are plain tests; the ones that are not are xfail tests
-# that turn into XPASS when they are met, with guards at the measured level beside them. The retired round-3 split
-# gives recall 0.96 and benign 0.078.
+# Measured on round 14, the current test split (written blind, 449 messages, 220 of them counselling-website posts),
+# evaluated once with the packaged model: recall 1.0 (129 of 129), benign rated high 0.055 (16 of 290: 10 of the 150
+# posts, 6 of the 140 sentences), real client turns 0.037 (54 of 1,441), counsel-chat test 3 of 28 by topic (1 of
+# 30 benign by annotation). Targets that are met are plain tests; the ones that are not are xfail tests that turn
+# into XPASS when they are met, with guards at the measured level beside them. The retired round-3 split gives
+# recall 0.97 and benign 0.117.
 TARGET_RECALL, TARGET_BENIGN = 0.95, 0.05
-GUARD_BENIGN, GUARD_COUNSEL_CHAT = 0.13, 0.25
+GUARD_BENIGN, GUARD_COUNSEL_CHAT = 0.08, 0.2
 
 
 def test_recall_target(report):
     t = report["test"]
-    assert t["high_imminent_n"] >= 130 and t["benign_n"] >= 280
+    assert t["high_imminent_n"] >= 125 and t["benign_n"] >= 280
     assert t["high_imminent_recall"] >= TARGET_RECALL, report["errors"]
 
 
@@ -101,8 +101,8 @@ def test_benign_guard(report):
     assert report["test"]["benign_high_rate"] <= GUARD_BENIGN, report["errors"]
 
 
-@pytest.mark.xfail(reason="issue target not met on round 13: 32 of 290 benign messages rated high (11%), 21 of them "
-                          "long counselling posts (see DETECTOR.md)", strict=False)
+@pytest.mark.xfail(reason="issue target not met on round 14: 16 of 290 benign messages rated high (5.5%), 10 of them "
+                          "counselling-website posts (see DETECTOR.md)", strict=False)
 def test_benign_target(report):
     assert report["test"]["benign_high_rate"] <= TARGET_BENIGN, report["errors"]
 
@@ -119,7 +119,7 @@ def test_report_covers_categories_and_kinds(report):
     assert all(v["n"] > 0 for v in report["per_category"].values())
     for kind in ("idiom", "past_history", "professional", "fiction", "indirect", "direct"):
         assert kind in report["per_kind"]
-    # round-13 test split: idiom 1/25, past_history 2/15, professional 0/15, fiction 0/10 rated high
+    # round-14 test split: idiom 0/25, past_history 0/15, professional 0/15, fiction 1/10 rated high
     assert report["per_kind"]["idiom"]["high_rate"] <= 0.25
     for kind in ("past_history", "professional", "fiction"):
         assert report["per_kind"][kind]["high_rate"] <= 0.15
@@ -137,29 +137,22 @@ def test_counsel_chat_benign_questions_guard(report, shared_data):
     assert "skipped" not in cc, cc
     assert cc["test"]["benign_questions"] >= 20
     assert cc["test"]["benign_high_rate"] <= GUARD_COUNSEL_CHAT, cc["test"]["benign_flagged"]
-    # by annotation (data/safety/counsel_chat_annotations.md), every topic: test 3 of 30 benign rated high, 2 of 3
-    # high caught; val 5 of 67, 2 of 6
+    # by annotation (data/safety/counsel_chat_annotations.md), every topic: test 1 of 30 benign rated high, 2 of 3
+    # high caught; val 8 of 67, 1 of 6
     annotated = cc["test"]["annotated"]
     assert annotated["questions"] == 39 and annotated["benign_n"] >= 25
     assert annotated["benign_high_rate"] <= 0.2, cc["test"]["benign_flagged"]
 
 
-@pytest.mark.xfail(reason="issue target not met: 5 of 28 benign-topic counsel-chat test questions rated high (18%; "
-                          "val 12%)", strict=False)
+@pytest.mark.xfail(reason="issue target not met: 3 of 28 benign-topic counsel-chat test questions rated high (11%; "
+                          "val 15%)", strict=False)
 def test_counsel_chat_benign_target(report, shared_data):
     assert report["counsel_chat"]["test"]["benign_high_rate"] <= TARGET_BENIGN
 
 
-def test_must_catch_indirect_crises_guard(detector):
-    got = detector.assess_many(MUST_CATCH)
-    missed = [(t, a.risk_level) for t, a in zip(MUST_CATCH, got) if not a.requires_review]
-    # measured: 1 of 18 missed ("I keep rehearsing how I'd do it at the station.", P = 0.29); the round-7 model
-    # caught all 18. No rule was added for it, so the set stays fresh.
-    assert len(missed) <= 1, missed
-
-
-@pytest.mark.xfail(reason="1 of 18 fresh indirect crises is missed (see DETECTOR.md)", strict=False)
 def test_must_catch_indirect_crises(detector):
+    # all 18 caught by the round-14 model; the round-7 model caught all 18 too, the models between missed one ("I
+    # keep rehearsing how I'd do it at the station."). No rule was ever added for them, so the set stays fresh.
     got = detector.assess_many(MUST_CATCH)
     assert not [(t, a.risk_level) for t, a in zip(MUST_CATCH, got) if not a.requires_review]
 
@@ -200,8 +193,8 @@ def test_retraining_reproduces_the_packaged_model(detector, tmp_path):
         for head in risk.HEADS:
             np.testing.assert_allclose(b[f"head_{head}"], a[f"head_{head}"], atol=4e-3)
     assert retrained["thresholds"] == pytest.approx(packaged["thresholds"], abs=0.02)
-    # what the model decides on the test split: identical but for messages that sit on a threshold (seen: 3 of 450,
-    # each within 0.01 of the no-rule high threshold)
+    # what the model decides on the test split: identical but for messages that sit on a threshold (seen with the
+    # round-13 model: 3 of 450, each within 0.01 of the no-rule high threshold)
     rows = [r for r in read_labelled(DATA) if r["split"] == "test"]
     a = detector.assess_many([r["text"] for r in rows])
     b = fresh.assess_many([r["text"] for r in rows])
