@@ -1654,7 +1654,7 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     # windows of a moderate-or-worse message with several windows are "instances", and training keeps only the
     # riskiest of them (as rated by a model fitted without any of them), so that the ordinary sentences around a
     # buried disclosure are not taught as crises
-    instance = ~turn_rows & (level >= 2) & (np.bincount(doc, minlength=len(texts))[doc] > 1)
+    instance = ~turn_rows & (level >= 2) & (n_windows[doc] > 1)
 
     def fit_on(rows: np.ndarray, with_categories: bool = False):
         """Heads fitted on the windows in `rows`: (heads, category heads, scaler, n-gram features, bank rows)."""
