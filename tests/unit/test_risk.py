@@ -409,3 +409,19 @@ def test_text_without_rule_evidence_needs_the_higher_threshold():
     match = risk.Match("suicidality", 2, "first", 0, 10, "no way out")
     levels = risk._levels_from_heads(heads, th, [0, 0], [[match], []])
     assert levels == [3, 2]
+
+
+def test_counsel_chat_annotations_sit_beside_the_labelled_set(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    repo_data = Path(__file__).resolve().parents[2] / "data" / "safety" / "risk_labelled.jsonl"
+    notes = risk.read_counsel_chat_annotations(risk.annotations_file(repo_data))
+    assert len(notes) == 815 and {n["risk_level"] for n in notes.values()} <= set(RISK_LEVELS)
+    assert risk.read_counsel_chat_annotations(risk.annotations_file(tmp_path / "risk_labelled.jsonl")) == {}
+
+
+def test_bad_counsel_chat_annotation_names_the_file_and_line(tmp_path):
+    path = tmp_path / risk.ANNOTATIONS_NAME
+    path.write_text('{"id": "cc-1", "risk_level": "none", "categories": []}\n'
+                    '{"id": "cc-2", "risk_level": "high", "categories": []}\n')
+    with pytest.raises(UserError, match=r"counsel_chat_annotations.jsonl, line 2"):
+        risk.read_counsel_chat_annotations(path)

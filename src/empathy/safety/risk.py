@@ -1403,10 +1403,15 @@ def counsel_chat_questions(path: str | Path) -> list[dict[str, Any]]:
     return read(path, COUNSEL_CHAT_RISK_TOPICS)
 
 
-ANNOTATIONS_FILE = Path("data/safety/counsel_chat_annotations.jsonl")
+ANNOTATIONS_NAME = "counsel_chat_annotations.jsonl"
 
 
-def read_counsel_chat_annotations(path: str | Path = ANNOTATIONS_FILE) -> dict[str, dict[str, Any]]:
+def annotations_file(labelled_path: str | Path) -> Path:
+    """The counsel-chat annotations sit beside the labelled set, so training finds them from any working directory."""
+    return Path(labelled_path).with_name(ANNOTATIONS_NAME)
+
+
+def read_counsel_chat_annotations(path: str | Path) -> dict[str, dict[str, Any]]:
     """Risk levels of counsel-chat questions by id, from blind annotators ({} when the file is absent).
 
     The file holds ids and labels only, never the text, which stays in ../shared/data. Annotations replace the
@@ -1595,7 +1600,8 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     if not any(r["split"] == "train" for r in dev) or not any(_is_high(r["risk_level"]) for r in dev):
         raise UserError(f"labelled risk set {labelled_path}: needs train rows with high/imminent examples")
     cc_path = find_counsel_chat(counsel_chat) if use_counsel_chat else None
-    notes = read_counsel_chat_annotations() if cc_path else {}
+    notes_path = annotations_file(labelled_path)
+    notes = read_counsel_chat_annotations(notes_path) if cc_path else {}
     # counsel-chat train questions: annotated ones at their annotated level, the rest of the ordinary topics as
     # weak negatives
     questions = [q for q in counsel_chat_questions(cc_path) if q["split"] == "train" and (q["id"] in notes or q["benign"])
@@ -1744,8 +1750,8 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
                           "used_splits": ["train", "val"], "used_rows": n_dev},
         "counsel_chat": ({"source": "counsel_chat.csv, train split: annotated questions at their annotated level, "
                                      "the other questions of ordinary topics as weak negatives",
-                          "sha256": sha256_file(cc_path), "annotations": str(ANNOTATIONS_FILE),
-                          "annotations_sha256": sha256_file(ANNOTATIONS_FILE) if notes else None,
+                          "sha256": sha256_file(cc_path), "annotations": str(notes_path),
+                          "annotations_sha256": sha256_file(notes_path) if notes else None,
                           "questions": n_q, "annotated": sum(q["id"] in notes for q in questions),
                           "levels": dict(sorted(Counter(q_levels).items())), "weight": COUNSEL_CHAT_WEIGHT,
                           "risk_topics": sorted(COUNSEL_CHAT_RISK_TOPICS)}
@@ -1910,7 +1916,7 @@ def evaluate_detector(labelled_path: str | Path = DEFAULT_DATA, out_dir: str | P
             m["per_kind_high"] = {k: [sum(1 for r, p in zip(old, op) if r["kind"] == k and _is_high(p.risk_level)),
                                       sum(1 for r in old if r["kind"] == k)] for k in sorted({r["kind"] for r in old})}
             report["retired_test"][split] = m
-    report["counsel_chat"] = _counsel_chat_eval(det, counsel_chat)
+    report["counsel_chat"] = _counsel_chat_eval(det, counsel_chat, annotations_file(labelled_path))
     report["real_conversation"] = _conversation_eval(det)
     report["seconds"] = round(time.time() - t0, 1)
     out = Path(out_dir)
@@ -1930,13 +1936,13 @@ def _baseline(rows: list[dict[str, Any]], levels: list[str]) -> dict[str, Any]:
             "idiom_high_rate": _ratio([_is_high(lv) for r, lv in zip(rows, levels) if r["kind"] == "idiom"])}
 
 
-def _counsel_chat_eval(det: RiskDetector, explicit: str | Path | None) -> dict[str, Any]:
+def _counsel_chat_eval(det: RiskDetector, explicit: str | Path | None, notes_path: Path) -> dict[str, Any]:
     path = find_counsel_chat(explicit)
     if path is None:
         return {"skipped": "counsel_chat.csv not found (looked in $EMPATHY_SHARED_DATA and ../shared/data); "
                            "the benign-rate check on real counselling questions was not run"}
     qs = counsel_chat_questions(path)
-    notes = read_counsel_chat_annotations()
+    notes = read_counsel_chat_annotations(notes_path)
     trained_on = det.model.get("counsel_chat", {}).get("source") is not None
     out: dict[str, Any] = {"path": str(path), "benign_rule": "topic not in " + ", ".join(sorted(COUNSEL_CHAT_RISK_TOPICS)),
                            "note": "the model was trained on train-split questions (annotated, or ordinary topics as "
