@@ -26,9 +26,12 @@ edited:
 - round 13: a test split (r13_test_i.txt: 220 messages, most of them long counselling-website posts;
   r13_test_j.txt: 230 sentences in round 12's make-up; two blind writers, committed before it was first read),
   evaluated once, now development; and 400 long development posts from a third (r13_dev_k.txt).
-- round 14: the current test split (r14_test_p.txt: 220 counselling-website posts; r14_test_q.txt: 230 short
-  messages; two blind writers, committed before it was first read) and 1,600 long development posts from four
-  more (r14_dev_*.txt).
+- round 14: a test split (r14_test_p.txt: 220 counselling-website posts; r14_test_q.txt: 229 short messages;
+  two blind writers, committed before it was first read), evaluated once, now development; and 1,600 long
+  development posts from four more (r14_dev_*.txt).
+- round 15: the current test split (r15_test_r.txt: 220 counselling-website posts; r15_test_s.txt: 230 short
+  messages; two blind writers, committed before it was first read) and 1,600 development messages from four
+  more (r15_dev_{t,u}.txt: long posts, r15_dev_{v,w}.txt: short messages).
 
 Run from the repository root:
 
@@ -2217,7 +2220,7 @@ I'm thinking of starting therapy but I don't know what type to choose.
 
 
 
-MODES = ("dev", "test7", "test8", "test9", "test10", "test12", "test13", "test14")
+MODES = ("dev", "test7", "test8", "test9", "test10", "test12", "test13", "test14", "test15")
 
 
 def read_rounds(folder: Path = ROUNDS) -> None:
@@ -2225,8 +2228,8 @@ def read_rounds(folder: Path = ROUNDS) -> None:
 
     A block starts with a header line `[kind=… level=… categories=a,b mode=…]` (categories may be empty) and
     holds one sentence per line until the next header; lines starting with `#` are comments. mode is "dev"
-    (train/val), "test7" to "test13" (the round-7 to -13 test splits: each evaluated once, now development) or
-    "test14" (the round-14 test split, the current one).
+    (train/val), "test7" to "test14" (the round-7 to -14 test splits: each evaluated once, now development) or
+    "test15" (the round-15 test split, the current one).
     """
     for path in sorted(folder.glob("*.txt")):
         header: dict[str, str] | None = None
@@ -2278,12 +2281,12 @@ def build() -> list[dict]:
                 # the round-5 test split: evaluated once, its errors published; now development (train or val)
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + ", round-5 test split (evaluated once, then moved to development)"
-            elif mode == "test14":
-                # the round-14 test split (the current one), written blind: rounds/r14_test_*.txt
+            elif mode == "test15":
+                # the round-15 test split (the current one), written blind: rounds/r15_test_*.txt
                 split = "test"
-                source = SOURCE + ", round-14 test split"
-            elif mode in ("test13", "test12", "test10", "test9", "test8", "test7"):
-                # the round-7 to -13 test splits, written blind: each evaluated once, its errors read; now
+                source = SOURCE + ", round-15 test split"
+            elif mode in ("test14", "test13", "test12", "test10", "test9", "test8", "test7"):
+                # the round-7 to -14 test splits, written blind: each evaluated once, its errors read; now
                 # development
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + f", round-{mode[4:]} test split (evaluated once, then moved to development)"
