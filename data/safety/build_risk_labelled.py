@@ -26,12 +26,11 @@ edited:
 - round 13: a test split (r13_test_i.txt: 220 messages, most of them long counselling-website posts;
   r13_test_j.txt: 230 sentences in round 12's make-up; two blind writers, committed before it was first read),
   evaluated once, now development; and 400 long development posts from a third (r13_dev_k.txt).
-- round 14: a test split (r14_test_p.txt: 220 counselling-website posts; r14_test_q.txt: 229 short messages;
-  two blind writers, committed before it was first read), evaluated once, now development; and 1,600 long
-  development posts from four more (r14_dev_*.txt).
-- round 15: the current test split (r15_test_r.txt: 220 counselling-website posts; r15_test_s.txt: 230 short
-  messages; two blind writers, committed before it was first read) and 1,600 development messages from four
-  more (r15_dev_{t,u}.txt: long posts, r15_dev_{v,w}.txt: short messages).
+- round 14: the current test split (r14_test_p.txt: 220 counselling-website posts; r14_test_q.txt: 229 short
+  messages; two blind writers, committed before it was first read), evaluated once; and 1,600 long development
+  posts from four more (r14_dev_*.txt).
+- round 15 (in rounds/pending, not yet read by this builder): the next test split (r15_test_{r,s}.txt) and 1,600
+  development messages from four more blind writers (see rounds/pending/README.md).
 
 Run from the repository root:
 
@@ -2228,8 +2227,8 @@ def read_rounds(folder: Path = ROUNDS) -> None:
 
     A block starts with a header line `[kind=… level=… categories=a,b mode=…]` (categories may be empty) and
     holds one sentence per line until the next header; lines starting with `#` are comments. mode is "dev"
-    (train/val), "test7" to "test14" (the round-7 to -14 test splits: each evaluated once, now development) or
-    "test15" (the round-15 test split, the current one).
+    (train/val), "test7" to "test13" (the round-7 to -13 test splits: each evaluated once, now development),
+    "test14" (the round-14 test split, the current one) or "test15" (the next one, waiting in rounds/pending).
     """
     for path in sorted(folder.glob("*.txt")):
         header: dict[str, str] | None = None
@@ -2281,11 +2280,16 @@ def build() -> list[dict]:
                 # the round-5 test split: evaluated once, its errors published; now development (train or val)
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + ", round-5 test split (evaluated once, then moved to development)"
+            elif mode == "test14":
+                # the round-14 test split (the current one), written blind: rounds/r14_test_*.txt; when round 15
+                # moves in from rounds/pending, this split joins the development splits below
+                split = "test"
+                source = SOURCE + ", round-14 test split"
             elif mode == "test15":
-                # the round-15 test split (the current one), written blind: rounds/r15_test_*.txt
+                # the round-15 test split (waiting in rounds/pending), written blind: r15_test_*.txt
                 split = "test"
                 source = SOURCE + ", round-15 test split"
-            elif mode in ("test14", "test13", "test12", "test10", "test9", "test8", "test7"):
+            elif mode in ("test13", "test12", "test10", "test9", "test8", "test7"):
                 # the round-7 to -14 test splits, written blind: each evaluated once, its errors read; now
                 # development
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
