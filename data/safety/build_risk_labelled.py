@@ -2280,17 +2280,13 @@ def build() -> list[dict]:
                 # the round-5 test split: evaluated once, its errors published; now development (train or val)
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + ", round-5 test split (evaluated once, then moved to development)"
-            elif mode == "test14":
-                # the round-14 test split (the current one), written blind: rounds/r14_test_*.txt; when round 15
-                # moves in from rounds/pending, this split joins the development splits below
+            elif mode in ("test14", "test15"):
+                # the round-14 test split (the current one, rounds/r14_test_*.txt) and round 15's (waiting in
+                # rounds/pending), written blind; when round 15 moves in, round 14 joins the development splits below
                 split = "test"
-                source = SOURCE + ", round-14 test split"
-            elif mode == "test15":
-                # the round-15 test split (waiting in rounds/pending), written blind: r15_test_*.txt
-                split = "test"
-                source = SOURCE + ", round-15 test split"
+                source = SOURCE + f", round-{mode[4:]} test split"
             elif mode in ("test13", "test12", "test10", "test9", "test8", "test7"):
-                # the round-7 to -14 test splits, written blind: each evaluated once, its errors read; now
+                # the round-7 to -13 test splits, written blind: each evaluated once, its errors read; now
                 # development
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + f", round-{mode[4:]} test split (evaluated once, then moved to development)"
