@@ -26,11 +26,17 @@ edited:
 - round 13: a test split (r13_test_i.txt: 220 messages, most of them long counselling-website posts;
   r13_test_j.txt: 230 sentences in round 12's make-up; two blind writers, committed before it was first read),
   evaluated once, now development; and 400 long development posts from a third (r13_dev_k.txt).
-- round 14: the current test split (r14_test_p.txt: 220 counselling-website posts; r14_test_q.txt: 229 short
-  messages; two blind writers, committed before it was first read), evaluated once; and 1,600 long development
-  posts from four more (r14_dev_*.txt).
-- round 15 (in rounds/pending, not yet read by this builder): the next test split (r15_test_{r,s}.txt) and 1,600
-  development messages from four more blind writers (see rounds/pending/README.md).
+- round 14: a test split (r14_test_p.txt: 220 counselling-website posts; r14_test_q.txt: 229 short messages; two
+  blind writers, committed before it was first read), evaluated once, now development; and 1,600 long
+  development posts from four more (r14_dev_*.txt).
+- round 15: the current test split (r15_test_r.txt: 220 counselling-website posts; r15_test_s.txt: 217 short
+  messages, 13 dropped before any evaluation as near repeats of development text; two blind writers, committed
+  before it was first read); and 1,598 development messages from four more (r15_dev_*.txt: long posts told with
+  strong feeling, and everyday messages with the surface of a crisis).
+
+A test sentence whose word set overlaps a development sentence's by a Jaccard index of 0.75 or more makes the
+build fail (`near_repeats`): independent writers converge on sentences, and a near repeat would measure memory,
+not generalisation.
 
 Run from the repository root:
 
@@ -43,6 +49,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -2227,8 +2234,8 @@ def read_rounds(folder: Path = ROUNDS) -> None:
 
     A block starts with a header line `[kind=… level=… categories=a,b mode=…]` (categories may be empty) and
     holds one sentence per line until the next header; lines starting with `#` are comments. mode is "dev"
-    (train/val), "test7" to "test13" (the round-7 to -13 test splits: each evaluated once, now development),
-    "test14" (the round-14 test split, the current one) or "test15" (the next one, waiting in rounds/pending).
+    (train/val), "test7" to "test14" (the round-7 to -14 test splits: each evaluated once, now development) or
+    "test15" (the round-15 test split, the current one).
     """
     for path in sorted(folder.glob("*.txt")):
         header: dict[str, str] | None = None
@@ -2280,13 +2287,12 @@ def build() -> list[dict]:
                 # the round-5 test split: evaluated once, its errors published; now development (train or val)
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + ", round-5 test split (evaluated once, then moved to development)"
-            elif mode in ("test14", "test15"):
-                # the round-14 test split (the current one, rounds/r14_test_*.txt) and round 15's (waiting in
-                # rounds/pending), written blind; when round 15 moves in, round 14 joins the development splits below
+            elif mode == "test15":
+                # the round-15 test split (the current one, rounds/r15_test_*.txt), written blind
                 split = "test"
-                source = SOURCE + f", round-{mode[4:]} test split"
-            elif mode in ("test13", "test12", "test10", "test9", "test8", "test7"):
-                # the round-7 to -13 test splits, written blind: each evaluated once, its errors read; now
+                source = SOURCE + ", round-15 test split"
+            elif mode in ("test14", "test13", "test12", "test10", "test9", "test8", "test7"):
+                # the round-7 to -14 test splits, written blind: each evaluated once, its errors read; now
                 # development
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + f", round-{mode[4:]} test split (evaluated once, then moved to development)"
@@ -2314,6 +2320,34 @@ def build() -> list[dict]:
     return rows
 
 
+def near_repeats(rows: list[dict], threshold: float = 0.75) -> None:
+    """Fail the build when a test sentence nearly repeats a development one (word-set Jaccard >= threshold).
+
+    Independent writers converge on the same sentences; a test row that is a near copy of a train or val row
+    measures memory, not generalisation. Sentences are compared by their lower-cased word sets, and an
+    inverted index keeps the comparison to pairs that share a word.
+    """
+    def words(text: str) -> frozenset[str]:
+        return frozenset(re.findall(r"[a-z0-9']+", text.lower()))
+
+    development = [(r["text"], words(r["text"])) for r in rows if r["split"] in ("train", "val")]
+    index: dict[str, list[int]] = {}
+    for i, (_, ws) in enumerate(development):
+        for w in ws:
+            index.setdefault(w, []).append(i)
+    for r in rows:
+        if r["split"] != "test":
+            continue
+        ws = words(r["text"])
+        shared = Counter(i for w in ws for i in index.get(w, ()))
+        for i, n in shared.items():
+            other = development[i][1]
+            if n / (len(ws) + len(other) - n) >= threshold:
+                raise SystemExit(f"test sentence {r['text']!r} nearly repeats development sentence "
+                                 f"{development[i][0]!r} (word-set Jaccard {n / (len(ws) + len(other) - n):.2f} "
+                                 f">= {threshold}); drop or rewrite the test sentence")
+
+
 def counts(rows: list[dict]) -> dict:
     out: dict = {"total": len(rows)}
     out["split"] = dict(Counter(r["split"] for r in rows))
@@ -2332,6 +2366,7 @@ def counts(rows: list[dict]) -> dict:
 def main() -> None:
     read_rounds()
     rows = build()
+    near_repeats(rows)
     with OUT.open("w", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
