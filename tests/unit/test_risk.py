@@ -224,9 +224,9 @@ def test_packaged_model_file_is_consistent():
     assert len(model["training_data"]["sha256"]) == 64
     assert risk.MODEL_FILE.stat().st_size < 500_000
     memory = risk.MEMORY_FILE
-    # the memory grows with the labelled windows (10.2 MB at 10,839 rows, many of them long posts, float16); int8
-    # storage would halve it
-    assert model["memory"]["file"] == memory.name and memory.stat().st_size < 11_000_000
+    # the memory grows with the labelled windows (10.2 MB at 10,839 rows, 12.5 MB at 12,874 rows and 27,458 windows,
+    # many of them long posts, float16); int8 storage would halve it
+    assert model["memory"]["file"] == memory.name and memory.stat().st_size < 14_000_000
     assert model["memory"]["windows"] == model["memory"]["crisis_windows"] + model["memory"]["benign_windows"]
     text = risk.TEXT_FILE
     assert model["text_features"]["file"] == text.name and text.stat().st_size < 3_000_000
