@@ -1,4 +1,4 @@
-"""Benchmarks of the tiny demo model on this machine: training throughput and serving latency.
+"""Benchmarks of the tiny demo model on this machine: training throughput, trainer overhead, packing, serving latency.
 
     make bench            # or: .venv/bin/python benchmarks/bench.py --out runs/bench
 
@@ -14,10 +14,26 @@
 3. Serving: the trained model behind `empathy serve` (kserve ModelServer on
    127.0.0.1), 40 sequential chat requests of up to 64 new tokens through the
    v1 route after 5 warm-up requests; p50/p95/p99 round-trip latency.
+4. Trainer overhead: the recipe's own `train()` against a bare PyTorch loop
+   (forward, token-mean cross-entropy plus the router loss, backward, clip,
+   AdamW, scheduler, zero_grad) over the identical batches of the tiny preset
+   on the demo train split, each on a freshly set-up recipe with the same seed,
+   after a warm-up, interleaved over several repeats: non-pad tokens per
+   second and their ratio (target >= 0.85).
+5. Packing: counsel-chat (../shared/data) made into chat examples as the pairs
+   and split stages make them, tokenized with a tokenizer trained as the recipe
+   trains the tiny preset's: real tokens over all positions of packed rows at
+   the tiny preset's max_seq_len and at 4096, beside length-bucketed batches
+   (target >= 0.95 packed).
+
+Run only some sections with `--only training-overhead,packing` (names:
+data-processing, training, serving, training-overhead, packing); their results
+then go to <out>/bench-<names>.json, so that a partial run never overwrites a
+full one.
 
 Results are written to <out>/bench.json and printed; docs/benchmarks.md
 records them with the date and the machine. Numbers, not tests: nothing here
-asserts a speed.
+asserts a speed. The GPU counterpart is benchmarks/bench_gpu.py.
 """
 
 from __future__ import annotations
@@ -151,6 +167,175 @@ def bench_training(data: Path, work: Path, repeats: int) -> tuple[dict, Path]:
     }, model_dir
 
 
+def _bare_loop(recipe, steps: int) -> tuple[int, float]:
+    """The loop a user would write by hand, on the recipe's model, optimizer, schedule and batches: (tokens, s)."""
+    import torch
+    import torch.nn.functional as F
+
+    from empathy.train.tokenizer import IGNORE_INDEX
+
+    cfg = recipe.config
+    model, params = recipe.model, list(recipe.trainable.values())
+    optimizer, scheduler = recipe.optimizer, recipe.scheduler
+    model.train()
+    torch.manual_seed(cfg.seed)
+    tokens, done, epoch = 0, 0, 0
+    start = time.perf_counter()
+    while done < steps:
+        # built inside the timed region, as train() builds each epoch's batches inside its own
+        for batch in recipe.epoch_batches(epoch):
+            out = model(input_ids=batch["input_ids"].to(recipe.device),
+                        attention_mask=batch["attention_mask"].to(recipe.device), use_cache=False)
+            logits = out.logits[:, :-1].float()
+            labels = batch["labels"][:, 1:].reshape(-1).to(recipe.device)
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels, ignore_index=IGNORE_INDEX)
+            # the same objective as the recipe's: the tiny preset trains with the router's load-balancing loss
+            if getattr(out, "aux_loss", None) is not None and cfg.model.router_aux_loss_coef:
+                loss = loss + cfg.model.router_aux_loss_coef * out.aux_loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, cfg.optim.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            tokens += int(batch["attention_mask"].sum())
+            done += 1
+            if done == steps:
+                break
+        epoch += 1
+    return tokens, time.perf_counter() - start
+
+
+def bench_trainer_overhead(data: Path, steps: int, warmup: int, repeats: int) -> dict:
+    """The recipe's `train()` against a bare loop over the same batches: what the trainer's bookkeeping costs."""
+    from empathy.config import load_train_config
+    from empathy.io import read_jsonl
+    from empathy.train.recipe import LoRAFinetuneRecipe
+
+    base = load_train_config(REPO / "configs/train/tiny-moe-cpu.yaml")
+    if base.gradient_accumulation_steps != 1:
+        raise SystemExit("bench_trainer_overhead: the bare loop steps once per batch; the tiny preset must not "
+                         "accumulate gradients")
+    train = read_jsonl(data / "train.jsonl")
+
+    def fresh(max_steps: int) -> LoRAFinetuneRecipe:
+        # no validation split: both sides time training steps only (train() still logs every log_every steps)
+        recipe = LoRAFinetuneRecipe(base.model_copy(update={"max_steps": max_steps}))
+        recipe.setup(train, [])
+        return recipe
+
+    def trainer(max_steps: int) -> tuple[int, float, float]:
+        recipe = fresh(max_steps)
+        start = time.perf_counter()
+        result = recipe.train(progress=False)
+        return result.train_tokens, time.perf_counter() - start, result.summary()["tokens_per_second"]
+
+    def bare(max_steps: int) -> tuple[int, float]:
+        return _bare_loop(fresh(max_steps), max_steps)
+
+    # the first steps in a process pay for thread pools, allocator growth and lazy imports
+    trainer(warmup)
+    bare(warmup)
+    rows = []
+    for r in range(repeats):
+        # alternate which side goes first, so a slow spell on the shared cores does not always hit the same one
+        if r % 2 == 0:
+            t_tokens, t_seconds, t_own = trainer(steps)
+            b_tokens, b_seconds = bare(steps)
+        else:
+            b_tokens, b_seconds = bare(steps)
+            t_tokens, t_seconds, t_own = trainer(steps)
+        if t_tokens != b_tokens:
+            raise SystemExit(f"bench_trainer_overhead: trainer saw {t_tokens} tokens, the bare loop {b_tokens}")
+        rows.append({"trainer_tokens_per_second": t_tokens / t_seconds, "bare_tokens_per_second": b_tokens / b_seconds,
+                     "trainer_reported_tokens_per_second": t_own})
+    trainer_tps = [r["trainer_tokens_per_second"] for r in rows]
+    bare_tps = [r["bare_tokens_per_second"] for r in rows]
+    paired = [t / b for t, b in zip(trainer_tps, bare_tps)]
+    ratio = statistics.median(trainer_tps) / statistics.median(bare_tps)
+    return {
+        "preset": "tiny-moe-cpu", "steps": steps, "warmup_steps": warmup, "repeats": repeats,
+        "batch_size": base.batch_size, "tokens_per_run": t_tokens,
+        "trainer_tokens_per_second_median": round(statistics.median(trainer_tps), 1),
+        "trainer_tokens_per_second_min": round(min(trainer_tps), 1),
+        "trainer_tokens_per_second_max": round(max(trainer_tps), 1),
+        "trainer_reported_tokens_per_second_median": round(
+            statistics.median(r["trainer_reported_tokens_per_second"] for r in rows), 1),
+        "bare_tokens_per_second_median": round(statistics.median(bare_tps), 1),
+        "bare_tokens_per_second_min": round(min(bare_tps), 1),
+        "bare_tokens_per_second_max": round(max(bare_tps), 1),
+        "ratio_of_medians": round(ratio, 3),
+        "paired_ratio_median": round(statistics.median(paired), 3),
+        "paired_ratio_min": round(min(paired), 3), "paired_ratio_max": round(max(paired), 3),
+        "target_ratio": 0.85, "meets_target": ratio >= 0.85,
+        "per_repeat": [{k: round(v, 1) for k, v in r.items()} for r in rows],
+        "timing": "wall clock around recipe.train() and around the bare loop; non-pad tokens (attention_mask sum)",
+        "threads": base.threads or os.cpu_count(),
+    }
+
+
+def counsel_chat_examples() -> tuple[list[dict], Path] | None:
+    """Counsel-chat as chat examples, the way the pipeline makes them (ingest, pairs, split's `to_chat`)."""
+    from empathy.config import load_pipeline_config
+    from empathy.data.pairs import make_pairs
+    from empathy.data.shared_sets import COUNSEL_CHAT, find_shared_file
+    from empathy.data.sources import ingest_specs, source_from_arg
+    from empathy.data.split import to_chat
+
+    path = find_shared_file(COUNSEL_CHAT)
+    if path is None:
+        return None
+    cfg = load_pipeline_config(REPO / "configs/pipeline/demo.yaml")
+    records = ingest_specs([source_from_arg(f"counsel_chat:{path}")]).records
+    pairs = make_pairs(records, cfg.pairs).pairs
+    return [to_chat(p, cfg.split.system_prompt) for p in pairs], path
+
+
+def bench_packing(long_seq_len: int = 4096) -> dict:
+    """Real tokens over all positions on counsel-chat: packed rows against length-bucketed batches."""
+    from empathy.config import load_train_config
+    from empathy.train.dataset import (
+        make_batches, make_packed_batches, pack_examples, packing_efficiency, tokenize_examples,
+    )
+    from empathy.train.tokenizer import chat_texts, encode_chat, train_tokenizer
+
+    found = counsel_chat_examples()
+    if found is None:
+        return {"skipped": "counsel_chat.csv not found ($EMPATHY_SHARED_DATA, then ../shared/data): no packing numbers"}
+    examples, path = found
+    tiny = load_train_config(REPO / "configs/train/tiny-moe-cpu.yaml")
+    tokenizer = train_tokenizer(chat_texts(examples), tiny.tokenizer.vocab_size, tiny.tokenizer.min_frequency)
+    pad = tokenizer.pad_token_id
+    lengths = [len(encode_chat(tokenizer, ex["messages"])[0]) for ex in examples]
+    out = {
+        "source": str(path), "conversations": len(examples),
+        "tokenizer": f"byte-level BPE, vocab {tiny.tokenizer.vocab_size}, trained on these conversations "
+                     "(as the recipe trains the tiny preset's)",
+        "tokens_per_conversation_mean": round(statistics.mean(lengths), 1),
+        "tokens_per_conversation_median": statistics.median(lengths),
+        "batch_size": tiny.batch_size, "target": 0.95, "by_max_seq_len": {},
+    }
+    for max_len in (tiny.max_seq_len, long_seq_len):
+        tokenized = tokenize_examples(examples, tokenizer, max_len)
+        rows = pack_examples(tokenized, max_len)
+        packed = make_packed_batches(rows, tiny.batch_size, pad, tiny.seed)
+        bucketed = make_batches(tokenized, tiny.batch_size, pad, tiny.seed)
+        real = sum(len(ids) for ids, _ in tokenized)
+        packed_eff, bucketed_eff = packing_efficiency(packed), packing_efficiency(bucketed)
+        out["by_max_seq_len"][str(max_len)] = {
+            "examples": len(tokenized),
+            # at a short max_seq_len the system prompt and question can fill the row: no reply left to train on
+            "dropped_no_reply_left": len(examples) - len(tokenized),
+            "truncated_share": round(sum(n > max_len for n in lengths) / len(lengths), 3),
+            "real_tokens": real, "packed_rows": len(rows),
+            "packed_row_fill": round(real / (len(rows) * max_len), 4),
+            "packed_efficiency": round(packed_eff, 4),
+            "bucketed_efficiency": round(bucketed_eff, 4),
+            "bucketed_padding_share": round(1 - bucketed_eff, 4),
+            "packed_meets_target": packed_eff >= 0.95,
+        }
+    return out
+
+
 def bench_serving(model_dir: Path, work: Path, requests: int, warmup: int, max_new_tokens: int) -> dict:
     from empathy.deploy import free_port, stop_process
     from empathy.io import read_jsonl
@@ -187,31 +372,54 @@ def bench_serving(model_dir: Path, work: Path, requests: int, warmup: int, max_n
     }
 
 
+SECTIONS = ("data-processing", "training", "serving", "training-overhead", "packing")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="runs/bench")
+    parser.add_argument("--only", help=f"comma-separated sections to run (default: all): {', '.join(SECTIONS)}; "
+                                       "serving needs training and runs it too")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--overhead-steps", type=int, default=96,
+                        help="optimizer steps per timed run (several epochs of the demo split)")
+    parser.add_argument("--overhead-warmup", type=int, default=8, help="steps of each side before timing")
+    parser.add_argument("--overhead-repeats", type=int, default=5)
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else set(SECTIONS)
+    unknown = only - set(SECTIONS)
+    if unknown:
+        parser.error(f"--only: unknown sections {', '.join(sorted(unknown))} (known: {', '.join(SECTIONS)})")
+    if "serving" in only:
+        only.add("training")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    result = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+              "python": platform.python_version()}
     with tempfile.TemporaryDirectory(prefix="empathy-bench-") as tmp:
         work = Path(tmp)
-        data = prepare_data(work)
-        data_processing = bench_data_processing(work)
-        training, model_dir = bench_training(data, work, args.repeats)
-        serving = bench_serving(model_dir, work, args.requests, args.warmup, args.max_new_tokens)
-    result = {
-        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "python": platform.python_version(), "data_processing": data_processing, "training": training,
-        "serving": serving,
-        "command": "make bench",
-    }
-    (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+        data = prepare_data(work) if only & {"training", "training-overhead"} else None
+        if "data-processing" in only:
+            result["data_processing"] = bench_data_processing(work)
+        if "training" in only:
+            result["training"], model_dir = bench_training(data, work, args.repeats)
+        if "serving" in only:
+            result["serving"] = bench_serving(model_dir, work, args.requests, args.warmup, args.max_new_tokens)
+        if "training-overhead" in only:
+            result["training_overhead"] = bench_trainer_overhead(data, args.overhead_steps, args.overhead_warmup,
+                                                                 args.overhead_repeats)
+        if "packing" in only:
+            result["packing"] = bench_packing()
+    partial = only != set(SECTIONS)
+    names = [s for s in SECTIONS if s in only]
+    result["command"] = f"benchmarks/bench.py --only {','.join(names)}" if partial else "make bench"
+    path = out / (f"bench-{'+'.join(names)}.json" if partial else "bench.json")
+    path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0
 

@@ -4,13 +4,18 @@ Wiring only: the components do the work (components/<stage>/), this file
 connects them, sets caching and the Kubernetes settings from the config's
 `cluster` section: the training step's H100 node pool, GPU limit and
 checkpoint PVC, and the secrets of the edge-case step (review queue URL,
-LLM API keys). Edge-case generation runs first; its export is an extra
-source for ingest (switch it off with `edge_cases: {enabled: false}`). The same graph runs on kfp's local runner (`make demo`) and on
+LLM API keys). A train config asking for more than one GPU
+(`distributed.nodes` x `gpus_per_node`) trains through a Kubeflow Trainer
+TrainJob (components/train_job) instead of in the step's own pod; the choice
+is made when the pipeline is compiled. Edge-case generation runs first; its
+export is an extra source for ingest (switch it off with `edge_cases: {enabled: false}`). The same graph runs on kfp's local runner (`make demo`) and on
 Kubeflow Pipelines (`make pipelines` compiles training_pipeline.yaml).
 
     from pipelines.training_pipeline import build_pipeline
     pipeline_func = build_pipeline(load_pipeline_config("configs/pipeline/cluster.yaml"))
 """
+
+from typing import Any
 
 from kfp import dsl, kubernetes
 from kfp.dsl import Artifact
@@ -18,6 +23,7 @@ from kfp.dsl import Artifact
 from components.deploy.component import deploy
 from components.edge_cases.component import edge_cases
 from components.evaluate.component import evaluate
+from components.images import TRAIN_IMAGE
 from components.ingest.component import ingest
 from components.monitor.component import monitor
 from components.pairs.component import pairs
@@ -26,6 +32,7 @@ from components.screen.component import screen
 from components.split.component import split
 from components.summary.component import summary
 from components.train.component import train
+from components.train_job.component import train_job
 from components.validate.component import validate
 from empathy.config import ClusterConfig, PipelineConfig
 
@@ -42,6 +49,21 @@ def configure_training(task: dsl.PipelineTask, cluster: ClusterConfig) -> None:
         task.set_accelerator_type(cluster.train_accelerator).set_accelerator_limit(cluster.train_gpus)
     task.set_cpu_request(cluster.train_cpu).set_memory_request(cluster.train_memory)
     kubernetes.mount_pvc(task, pvc_name=cluster.checkpoint_pvc, mount_path=cluster.checkpoint_mount)
+
+
+def train_step(cfg: PipelineConfig, splits: Any, train_config: Any, registry_config: Any) -> dsl.PipelineTask:
+    """One GPU: train in the step's pod. More: the step creates a TrainJob and follows it, sharing the checkpoint
+    PVC with its nodes; it needs no GPU itself. Both return the MLflow run id and a `model` directory."""
+    if cfg.train.distributed.world_size == 1:
+        task = train(splits=splits, config=train_config, registry_config=registry_config,
+                     pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
+        configure_training(task, cfg.cluster)
+    else:
+        task = train_job(splits=splits, config=train_config, registry_config=registry_config,
+                         pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER, image=TRAIN_IMAGE,
+                         checkpoint_pvc=cfg.cluster.checkpoint_pvc, checkpoint_mount=cfg.cluster.checkpoint_mount)
+        kubernetes.mount_pvc(task, pvc_name=cfg.cluster.checkpoint_pvc, mount_path=cfg.cluster.checkpoint_mount)
+    return task.set_caching_options(False)
 
 
 def build_pipeline(cfg: PipelineConfig):
@@ -86,10 +108,7 @@ def build_pipeline(cfg: PipelineConfig):
             screen_rejected=screen_task.outputs["rejected"], edge_cases_report=edge_cases_task.outputs["report"],
             config=split_config,
         )
-        train_task = train(splits=split_task.outputs["splits"], config=train_config, registry_config=registry_config,
-                           pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
-        configure_training(train_task, cfg.cluster)
-        train_task.set_caching_options(False)
+        train_task = train_step(cfg, split_task.outputs["splits"], train_config, registry_config)
         evaluate_task = evaluate(model=train_task.outputs["model"], splits=split_task.outputs["splits"],
                                  run_id=train_task.outputs["Output"], config=evaluate_config,
                                  registry_config=registry_config)

@@ -15,10 +15,15 @@ def train(splits: Input[Dataset], config: dict, registry_config: dict, pipeline_
     from empathy import stages
     from empathy.config import RegistryConfig, TrainConfig, validate_section
 
+    train_config = validate_section(TrainConfig, config, "train config")
+    if train_config.checkpoint_dir and pipeline_run:
+        # one folder per pipeline run, so a retried task resumes its own run and never another's
+        train_config = train_config.model_copy(
+            update={"checkpoint_dir": os.path.join(train_config.checkpoint_dir, pipeline_run)})
     result = stages.train(
-        os.path.join(splits.path, "train.jsonl"), os.path.join(splits.path, "val.jsonl"),
-        validate_section(TrainConfig, config, "train config"),
+        os.path.join(splits.path, "train.jsonl"), os.path.join(splits.path, "val.jsonl"), train_config,
         validate_section(RegistryConfig, registry_config, "registry config"), model.path, pipeline_run,
+        resume=bool(train_config.checkpoint_dir),
     )
     for name, value in result.items():
         if isinstance(value, (int, float)):

@@ -4,7 +4,8 @@
     empathy pairs    --records runs/x/ingest/records.jsonl --out-dir runs/x/pairs
     empathy validate --pairs runs/x/pairs/pairs.jsonl --out-dir runs/x/validate
     empathy split    --records ... --pairs ... --accepted ... --rejected R [R ...] --out-dir runs/x/data
-    empathy train    --data runs/x/data --out runs/x/model
+    empathy train    --data runs/x/data --out runs/x/model [--config configs/train/NAME.yaml] [--resume]
+    empathy train plan --config configs/train/NAME.yaml --conversations N [--gpus G] [--data train.jsonl] [--json]
     empathy evaluate --model runs/x/model --data runs/x/data --run-id RUN --out runs/x/metrics.json
     empathy register --model runs/x/model --data runs/x/data --run-id RUN
     empathy deploy   --model-uri models:/empathy-chat/1 --inputs data/demo/inference_inputs.jsonl --out-dir runs/x/deploy
@@ -122,10 +123,45 @@ def cmd_train(args):
     from empathy import stages
     from empathy.config import load_train_config
 
+    # not required by argparse, which would then demand them of `empathy train plan` too
+    missing = [flag for flag, value in (("--data", args.data), ("--out", args.out)) if not value]
+    if missing:
+        raise UserError(f"the following arguments are required: {', '.join(missing)} "
+                        "(`empathy train plan --config PRESET --conversations N` sizes a run instead)")
     cfg = _config(args)
     train_cfg = load_train_config(args.train_config) if args.train_config else cfg.train
     train_path, val_path = _data_dir(args.data, "train.jsonl", "val.jsonl")
-    _print(stages.train(train_path, val_path, train_cfg, _registry(args, cfg), args.out))
+    _print(stages.train(train_path, val_path, train_cfg, _registry(args, cfg), args.out, resume=args.resume))
+
+
+def cmd_train_plan(args):
+    from empathy.config import load_train_config
+    from empathy.train.plan import DEFAULT_CHARS_PER_TOKEN, format_plan, plan_run
+
+    plan = plan_run(load_train_config(args.config), args.conversations, args.gpus, args.tokens_per_conversation,
+                    args.data, DEFAULT_CHARS_PER_TOKEN if args.chars_per_token is None else args.chars_per_token,
+                    args.mfu, source=args.config)
+    if args.json:
+        _print(plan.to_dict())
+    else:
+        print(format_plan(plan))
+
+
+def _add_train_plan(train: argparse.ArgumentParser) -> None:
+    help_ = ("size a run before submitting it: tokens, FLOPs, memory per GPU and hours, and whether it fits the GPUs "
+             "and max_wall_hours")
+    p = train.add_subparsers(dest="train_command", metavar="plan").add_parser("plan", help=help_, description=help_)
+    p.add_argument("--config", required=True, help="a training preset (configs/train/*.yaml)")
+    p.add_argument("--conversations", type=int, required=True, help="chat examples in the training split")
+    p.add_argument("--gpus", type=int, help="GPUs in all (default: the preset's distributed.nodes x gpus_per_node)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--tokens-per-conversation", type=float, help="mean tokens per conversation")
+    length.add_argument("--data", help="chat JSONL to measure conversation length on (train.jsonl of `empathy split`; "
+                                       "default: counsel-chat's mean)")
+    p.add_argument("--chars-per-token", type=float, help="characters per token when measuring (default 4)")
+    p.add_argument("--mfu", type=float, help="model FLOPs utilisation to assume (default 0.30)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(func=cmd_train_plan)
 
 
 def cmd_evaluate(args):
@@ -470,7 +506,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def stage(name: str, func, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
-        p.add_argument("--config", help="pipeline config YAML (default: configs/pipeline/demo.yaml)")
+        # `empathy train --config` names a training preset, as the issue and the TrainJob pods use it
+        flags = ("--pipeline-config",) if name == "train" else ("--config",)
+        p.add_argument(*flags, dest="config", help="pipeline config YAML (default: configs/pipeline/demo.yaml)")
         p.set_defaults(func=func)
         return p
 
@@ -501,11 +539,16 @@ def build_parser() -> argparse.ArgumentParser:
                               ("evaluate", cmd_evaluate, "held-out loss, perplexity, token accuracy"),
                               ("register", cmd_register, "register the model in MLflow with an alias")):
         p = stage(name, func, help_)
-        p.add_argument("--data", required=True, help="directory written by `empathy split`")
+        p.add_argument("--data", required=name != "train", help="directory written by `empathy split`")
         p.add_argument("--tracking-uri", help="MLflow tracking URI (default: the config's)")
         if name == "train":
-            p.add_argument("--train-config", help="a training preset (configs/train/*.yaml) instead of the config's")
-            p.add_argument("--out", required=True, help="model directory to write")
+            p.add_argument("--config", "--train-config", dest="train_config",
+                           help="a training preset (configs/train/*.yaml) instead of the pipeline config's train section")
+            p.add_argument("--out", help="model directory to write (required)")
+            p.add_argument("--resume", action="store_true",
+                           help="continue from the newest checkpoint in the preset's checkpoint_dir (a fresh start "
+                                "where there is none)")
+            _add_train_plan(p)
         else:
             p.add_argument("--model", required=True, help="fine-tuned model directory")
             p.add_argument("--run-id", required=True, help="the MLflow run of the training")

@@ -120,20 +120,33 @@ class SplitConfig(StrictModel):
 
 
 class ModelConfig(StrictModel):
-    """The base model: built from a config (CPU, tests, demo) or pretrained."""
+    """The base model: built from a config (CPU, tests, demo) or pretrained.
+
+    For a pretrained base the shape fields describe the checkpoint (the planner sizes memory and FLOPs from them
+    without downloading anything); training checks them against the checkpoint's own config.json.
+    """
 
     source: Literal["config", "pretrained"] = "config"
     name_or_path: str | None = Field(None, description="hub id or local path when source is pretrained")
     architecture: Literal["mixtral", "qwen2_moe", "qwen3_moe", "olmoe"] = "mixtral"
     hidden_size: int = Field(128, ge=8)
-    intermediate_size: int = Field(256, ge=8)
+    intermediate_size: int = Field(256, ge=8, description="each expert's FFN width (moe_intermediate_size in Qwen)")
+    dense_intermediate_size: int | None = Field(None, ge=8, description="FFN width of dense layers, where different")
+    shared_expert_intermediate_size: int = Field(0, ge=0, description="the always-on shared expert (Qwen2-MoE); 0: none")
     num_layers: int = Field(2, ge=1)
     num_attention_heads: int = Field(4, ge=1)
     num_key_value_heads: int = Field(2, ge=1)
+    head_dim: int | None = Field(None, ge=4, description="per-head width; default hidden_size / num_attention_heads")
     num_experts: int = Field(4, ge=2)
     experts_per_token: int = Field(2, ge=1)
+    vocab_size: int | None = Field(None, ge=300, description="the checkpoint's vocabulary; config-built: the tokenizer's")
     max_position_embeddings: int = Field(512, ge=16)
+    rope_scaling: dict[str, Any] | None = Field(
+        None, description="e.g. {rope_type: yarn, factor: 4.0, original_max_position_embeddings: 32768} to train "
+                          "past the native context")
     router_aux_loss_coef: float = Field(0.01, ge=0.0)
+    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] | None = Field(
+        None, description="attention kernel; default sdpa (flash_attention_2 lets packed sequences skip masks)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "ModelConfig":
@@ -141,11 +154,25 @@ class ModelConfig(StrictModel):
             raise ValueError("name_or_path is required when source is 'pretrained'")
         if self.experts_per_token > self.num_experts:
             raise ValueError("experts_per_token cannot exceed num_experts")
-        if self.hidden_size % self.num_attention_heads:
-            raise ValueError("hidden_size must be divisible by num_attention_heads")
+        if self.head_dim is None and self.hidden_size % self.num_attention_heads:
+            raise ValueError("hidden_size must be divisible by num_attention_heads (or set head_dim)")
         if self.num_attention_heads % self.num_key_value_heads:
             raise ValueError("num_attention_heads must be divisible by num_key_value_heads")
+        if self.shared_expert_intermediate_size and self.architecture != "qwen2_moe":
+            raise ValueError("shared_expert_intermediate_size is for qwen2_moe (the only family here with a shared expert)")
+        if self.architecture == "qwen2_moe" and not self.shared_expert_intermediate_size:
+            raise ValueError("qwen2_moe has a shared expert: set shared_expert_intermediate_size")
         return self
+
+    @property
+    def attention_head_dim(self) -> int:
+        return self.head_dim or self.hidden_size // self.num_attention_heads
+
+    @property
+    def context_length(self) -> int:
+        """The longest sequence this base handles: native positions times any RoPE scaling factor."""
+        factor = float((self.rope_scaling or {}).get("factor", 1.0))
+        return int(self.max_position_embeddings * factor)
 
 
 class TokenizerConfig(StrictModel):
@@ -156,22 +183,22 @@ class TokenizerConfig(StrictModel):
 class LoraSettings(StrictModel):
     r: int = Field(8, ge=1)
     alpha: int = Field(16, ge=1)
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout before the attention (target_modules) adapters; "
+                                                            "PEFT cannot apply it to expert (target_parameters) ones")
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     target_parameters: list[str] = Field(
         default_factory=lambda: ["mlp.experts.gate_up_proj", "mlp.experts.down_proj"],
         description="fused 3-D expert weights; LoRA reaches MoE experts only through these",
     )
+    router: bool = Field(False, description="also adapt the router (mlp.gate), with LoRA on its weight")
+    shared_experts: bool = Field(False, description="also adapt the shared expert's projections (Qwen2-MoE)")
     modules_to_save: list[str] = Field(
         default_factory=list,
         description="modules trained in full beside the adapters (e.g. embed_tokens, lm_head for a base built from a config)",
     )
 
     @model_validator(mode="after")
-    def _dropout_with_parameters(self) -> "LoraSettings":
-        # PEFT's ParamWrapper (used for target_parameters) rejects dropout.
-        if self.target_parameters and self.dropout:
-            raise ValueError("dropout must be 0 when target_parameters is set (PEFT ParamWrapper does not support it)")
+    def _some_target(self) -> "LoraSettings":
         if not self.target_modules and not self.target_parameters:
             raise ValueError("LoRA needs target_modules or target_parameters")
         return self
@@ -185,21 +212,57 @@ class OptimConfig(StrictModel):
     max_grad_norm: float = Field(1.0, gt=0)
 
 
+class DistributedConfig(StrictModel):
+    """How many GPUs a run uses and how the model is spread over them (torchrun through Kubeflow Trainer)."""
+
+    strategy: Literal["ddp", "fsdp"] = Field("ddp", description="ddp: a full copy per GPU; fsdp: weights sharded")
+    nodes: int = Field(1, ge=1)
+    gpus_per_node: int = Field(1, ge=1)
+    gpu_type: str = Field("H100-80GB", description="the accelerator the planner sizes for (peak FLOP/s and memory)")
+
+    @property
+    def world_size(self) -> int:
+        return self.nodes * self.gpus_per_node
+
+
 class TrainConfig(StrictModel):
     model: ModelConfig = Field(default_factory=ModelConfig)
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     lora: LoraSettings = Field(default_factory=LoraSettings)
     optim: OptimConfig = Field(default_factory=OptimConfig)
+    distributed: DistributedConfig = Field(default_factory=DistributedConfig)
     epochs: int = Field(3, ge=1)
     max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps")
-    batch_size: int = Field(8, ge=1)
+    batch_size: int | Literal["auto"] = Field(8, description="sequences per device per micro-batch; auto: the largest "
+                                                             "that fits GPU memory with memory_headroom left (GPU only)")
+    memory_headroom: float = Field(0.15, ge=0.0, lt=0.9, description="fraction of GPU memory auto batch size leaves free")
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    gradient_checkpointing: bool = Field(False, description="recompute activations in backward (GPU presets)")
+    precision: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto: bf16 autocast on GPU, fp32 on CPU")
     max_seq_len: int = Field(256, ge=16)
+    packing: bool = Field(False, description="pack short conversations into max_seq_len rows; attention stays "
+                                             "inside each conversation")
     seed: int = 13
     eval_every: int = Field(20, ge=1, description="optimizer steps between validation passes")
     log_every: int = Field(5, ge=1)
     checkpoint_every: int = Field(0, ge=0, description="optimizer steps between checkpoints; 0 = only at the end")
+    checkpoint_every_minutes: float = Field(0.0, ge=0.0, description="wall minutes between checkpoints; 0: off")
+    keep_checkpoints: int = Field(2, ge=1, description="latest checkpoints kept (the best one is kept besides)")
     checkpoint_dir: str | None = Field(None, description="checkpoint directory (a PVC in the cluster)")
+    early_stopping_patience: int = Field(0, ge=0, description="stop when val loss rises this many evaluations in a "
+                                                              "row; 0: off")
+    early_stopping_min_delta: float = Field(0.0, ge=0.0, description="a rise smaller than this does not count")
+    max_wall_hours: float = Field(12.0, gt=0, description="training stops gracefully, checkpointed, after this long")
     threads: int | None = Field(None, ge=1, description="torch CPU threads; default: all cores")
+
+    @model_validator(mode="after")
+    def _fits_the_model(self) -> "TrainConfig":
+        if self.max_seq_len > self.model.context_length:
+            raise ValueError(f"max_seq_len {self.max_seq_len} exceeds the model's context "
+                             f"({self.model.context_length}); raise model.rope_scaling.factor to train longer")
+        if self.lora.shared_experts and not self.model.shared_expert_intermediate_size:
+            raise ValueError("lora.shared_experts needs a model with a shared expert (shared_expert_intermediate_size)")
+        return self
 
 
 class EvaluateConfig(StrictModel):
@@ -345,6 +408,18 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
 def configs_dir() -> Path:
     """The repository's configs/ folder (presets are resolved against it)."""
     return Path(__file__).resolve().parents[2] / "configs"
+
+
+def flatten_settings(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as `section.key` -> value, lists joined with commas (MLflow params, resume checks)."""
+    flat: dict[str, Any] = {}
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_settings(value, f"{name}."))
+        else:
+            flat[name] = value if not isinstance(value, list) else ",".join(map(str, value))
+    return flat
 
 
 def load_train_config(path: str | Path) -> TrainConfig:

@@ -9,13 +9,14 @@ Nothing here knows about kfp, argparse or a cluster.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from empathy.config import (
     DeployConfig, EdgeCasesConfig, EvaluateConfig, IngestConfig, MonitorConfig, PairsConfig, RegistryConfig,
-    ScreenConfig, SplitConfig, TrainConfig, ValidateConfig,
+    ScreenConfig, SplitConfig, TrainConfig, ValidateConfig, flatten_settings,
 )
 from empathy.data.schema import QAPair, Record, Rejection
 from empathy.errors import UserError
@@ -152,8 +153,12 @@ def git_commit() -> str:
 
 
 def train(train_path: str, val_path: str, config: TrainConfig, registry: RegistryConfig, out_dir: str,
-          pipeline_run: str = "", progress: bool = True) -> dict[str, Any]:
-    """Fine-tune, logging params and live metrics to a new MLflow run; returns its id and the summary."""
+          pipeline_run: str = "", progress: bool = True, resume: bool = False) -> dict[str, Any]:
+    """Fine-tune, logging params and live metrics to MLflow; returns the run id and the summary.
+
+    With `resume`, training continues from the newest checkpoint in `checkpoint_dir` and its metrics go on in the
+    MLflow run the interrupted attempt started. Under torchrun only rank 0 talks to MLflow and writes the model.
+    """
     from empathy.plots import plot_training_curve
     from empathy.registry import log_flat, tracked_run
     from empathy.train.recipe import LoRAFinetuneRecipe
@@ -161,30 +166,41 @@ def train(train_path: str, val_path: str, config: TrainConfig, registry: Registr
     import mlflow
 
     recipe = LoRAFinetuneRecipe(config)
-    recipe.setup(chat_examples(train_path, "training split"), chat_examples(val_path, "validation split", allow_empty=True))
+    recipe.setup(chat_examples(train_path, "training split"),
+                 chat_examples(val_path, "validation split", allow_empty=True), resume=resume)
+    if not recipe.dist.is_main:
+        recipe.train(progress=False)
+        recipe.save(out_dir)  # takes part in gathering the weights; rank 0 writes
+        recipe.dist.close()
+        return {"rank": recipe.dist.rank}
+    run_file = Path(config.checkpoint_dir) / "mlflow_run_id" if config.checkpoint_dir else None
+    previous = run_file.read_text().strip() if resume and run_file and run_file.is_file() else None
+    # a TrainJob's pods log into the run its pipeline step created (components/train_job)
+    given = os.environ.get("MLFLOW_RUN_ID") or None
+    run_id = previous or given
     tags = {"pipeline_run": pipeline_run, "git_commit": git_commit(), "stage": "train"}
-    with tracked_run(registry, run_name=f"train-{pipeline_run}" if pipeline_run else "train", tags=tags) as run:
-        mlflow.log_params(_flatten(config.model_dump(mode="json")))
-        mlflow.log_param("train_sha256", sha256_file(train_path))
+    with tracked_run(registry, run_id=run_id, run_name=None if run_id else
+                     (f"train-{pipeline_run}" if pipeline_run else "train"), tags=None if run_id else tags) as run:
+        if previous:
+            mlflow.set_tag("resumed_from_step", str(recipe.resumed_from_step))
+        else:
+            if given:
+                mlflow.set_tags({k: v for k, v in tags.items() if v})
+            mlflow.log_params(flatten_settings(config.model_dump(mode="json")))
+            mlflow.log_param("train_sha256", sha256_file(train_path))
+            if run_file:
+                run_file.parent.mkdir(parents=True, exist_ok=True)
+                run_file.write_text(run.info.run_id + "\n")
         result = recipe.train(on_metrics=lambda metrics, step: log_flat(metrics, step), progress=progress)
         out = recipe.save(out_dir)
         curve = plot_training_curve(result.history, out / "training_curve.png", "LoRA fine-tuning (MoE)")
         summary = result.summary()
         log_flat({k if k.startswith("final_") else f"final_{k}": v for k, v in summary.items()})
+        mlflow.set_tag("stopped_reason", result.stopped_reason)
         mlflow.log_artifact(str(curve))
         mlflow.log_artifact(str(out / "history.jsonl"))
+    recipe.dist.close()
     return {"run_id": run.info.run_id, "curve": str(curve), **summary}
-
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in d.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
-        else:
-            flat[name] = value if not isinstance(value, list) else ",".join(map(str, value))
-    return flat
 
 
 def evaluate(model_dir: str, test_path: str, config: EvaluateConfig, registry: RegistryConfig, run_id: str,

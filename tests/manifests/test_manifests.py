@@ -6,7 +6,7 @@
     (../shared/crds; skipped where absent), with unknown fields rejected as
     `kubectl apply` does with strict field validation, and broken copies fail;
 (c) every built-in object validates with kubernetes-validate (strict);
-(d) pod security settings of every container;
+(d) pod security settings of every container (training runtimes' pod templates too);
 (e) the contract the pipeline's deploy stage relies on, per environment.
 """
 
@@ -47,6 +47,9 @@ EXPECTED = {
     "prod": {"alias": "models:/empathy-chat@production", "min": 2, "max": 6, "gpu": True},
 }
 H100_PRODUCT = "NVIDIA-H100-80GB-HBM3"
+# Kinds without a namespace (kustomize cannot tell a custom kind's scope; the
+# dev overlay strips the namespace it sets on the training runtime).
+CLUSTER_SCOPED = {"Namespace", "ClusterTrainingRuntime"}
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -130,6 +133,11 @@ def _pod_specs(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
         yield "spec", spec
     elif kind == "CronJob":
         yield "spec.jobTemplate.spec.template.spec", spec["jobTemplate"]["spec"]["template"]["spec"]
+    elif kind in ("ClusterTrainingRuntime", "TrainingRuntime"):
+        # A JobSet template: one pod template per replicated job.
+        for i, job in enumerate(spec["template"]["spec"]["replicatedJobs"]):
+            yield (f"spec.template.spec.replicatedJobs[{i}].template.spec.template.spec",
+                   job["template"]["spec"]["template"]["spec"])
     elif "template" in spec and isinstance(spec["template"], dict) and "spec" in spec["template"]:
         yield "spec.template.spec", spec["template"]["spec"]
 
@@ -268,7 +276,10 @@ def test_namespace_and_labels(env: str) -> None:
         if doc["kind"] == "Namespace":
             assert meta["name"] == ns
             continue
-        assert meta.get("namespace") == ns, f"{what} is not in namespace {ns}"
+        if doc["kind"] in CLUSTER_SCOPED:
+            assert "namespace" not in meta, f"{what} is cluster-scoped but has a namespace"
+        else:
+            assert meta.get("namespace") == ns, f"{what} is not in namespace {ns}"
         labels = meta.get("labels") or {}
         assert labels.get("app.kubernetes.io/name") == "empathy", what
         assert labels.get("app.kubernetes.io/part-of") == "empathy", what

@@ -186,7 +186,10 @@ def test_validate_section_is_reachable_by_name_and_alias() -> None:
 
 @pytest.mark.parametrize("train, needle", [
     ({"model": {"num_experts": 2, "experts_per_token": 3}}, "experts_per_token cannot exceed num_experts"),
-    ({"lora": {"dropout": 0.1}}, "dropout must be 0 when target_parameters"),
+    ({"max_seq_len": 1024}, "exceeds the model's context (512)"),
+    ({"model": {"architecture": "qwen2_moe"}}, "set shared_expert_intermediate_size"),
+    ({"lora": {"shared_experts": True}}, "needs a model with a shared expert"),
+    ({"batch_size": "large"}, "batch_size"),
     ({"model": {"source": "pretrained"}}, "name_or_path is required"),
     ({"model": {"hidden_size": 130, "num_attention_heads": 4}}, "divisible by num_attention_heads"),
     ({"model": {"num_attention_heads": 4, "num_key_value_heads": 3}}, "divisible by num_key_value_heads"),
@@ -200,9 +203,15 @@ def test_inconsistent_train_values_rejected(tmp_path: Path, train: dict, needle:
     assert needle in msg
 
 
-def test_lora_dropout_allowed_without_target_parameters() -> None:
-    lora = LoraSettings(dropout=0.1, target_parameters=[])
-    assert lora.dropout == 0.1
+def test_lora_dropout_allowed_with_expert_parameters() -> None:
+    # dropout goes on the Linear adapters only (test_train checks where it lands)
+    lora = LoraSettings(dropout=0.1)
+    assert lora.dropout == 0.1 and lora.target_parameters
+
+
+def test_rope_scaling_extends_the_context() -> None:
+    cfg = TrainConfig.model_validate({"max_seq_len": 2048, "model": {"rope_scaling": {"rope_type": "linear", "factor": 4}}})
+    assert cfg.model.context_length == 2048
 
 
 def test_pretrained_with_name_is_accepted() -> None:

@@ -45,7 +45,8 @@ def tok():
 
 @pytest.mark.parametrize("architecture", ["mixtral", "qwen2_moe", "qwen3_moe", "olmoe"])
 def test_lora_reaches_the_experts_of_every_architecture(architecture, tok):
-    model = apply_lora(build_base_model(ModelConfig(architecture=architecture), tok, seed=1), LoraSettings())
+    shared = {"shared_expert_intermediate_size": 64} if architecture == "qwen2_moe" else {}
+    model = apply_lora(build_base_model(ModelConfig(architecture=architecture, **shared), tok, seed=1), LoraSettings())
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert any(".experts." in n and "lora_A" in n for n in trainable)
     assert any(".experts." in n and "lora_B" in n for n in trainable)
@@ -77,7 +78,7 @@ def test_training_changes_expert_adapters_and_nothing_frozen(tmp_path):
     steps_with_val = [s for s, m in seen if "val_loss" in m]
     assert steps_with_train_loss == [2, 4, 6, 8] and steps_with_val == [4, 8]
     assert result.expert_lora_parameters > 0
-    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["step-0000004", "step-0000008"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").glob("step-*")) == ["step-0000004", "step-0000008"]
     assert (tmp_path / "ckpt" / "step-0000008" / "trainer_state.pt").is_file()
 
 
