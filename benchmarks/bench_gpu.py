@@ -208,16 +208,13 @@ class Stepper:
         import torch
 
         from empathy.evaluate.metrics import token_loss_sums
+        from empathy.train.recipe import model_inputs
         from empathy.train.tokenizer import IGNORE_INDEX
 
         labelled = max(sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in micro), 1)
         coef = self.cfg.model.router_aux_loss_coef
         for batch in micro:
-            inputs = {"input_ids": batch["input_ids"].to(self.device), "use_cache": False}
-            if "position_ids" in batch:
-                inputs["position_ids"] = batch["position_ids"].to(self.device)
-            else:
-                inputs["attention_mask"] = batch["attention_mask"].to(self.device)
+            inputs = model_inputs(batch, self.device)
             with torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.autocast):
                 out = self.model(**inputs)
             loss_sum, _, _ = token_loss_sums(out.logits, batch["labels"].to(self.device))

@@ -142,6 +142,17 @@ def largest_batch_size(fits: Callable[[int], bool], limit: int = 1024) -> int:
     return good
 
 
+def model_inputs(batch: dict[str, torch.Tensor], device: str) -> dict[str, Any]:
+    """The forward pass's arguments for a training batch, packed or padded."""
+    inputs: dict[str, Any] = {"input_ids": batch["input_ids"].to(device), "use_cache": False}
+    if "position_ids" in batch:
+        # no attention mask: transformers reads the sequence boundaries from the restarting positions
+        inputs["position_ids"] = batch["position_ids"].to(device)
+    else:
+        inputs["attention_mask"] = batch["attention_mask"].to(device)
+    return inputs
+
+
 def examples_sha256(examples: list[dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps(examples, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
@@ -337,12 +348,7 @@ class LoRAFinetuneRecipe:
         return make_batches(self.train_rows, self.batch_size, pad, self.config.seed + epoch)
 
     def _forward(self, batch: dict[str, torch.Tensor], engine: torch.nn.Module | None = None):
-        inputs = {"input_ids": batch["input_ids"].to(self.device), "use_cache": False}
-        if "position_ids" in batch:
-            # no attention mask: transformers reads the sequence boundaries from the restarting positions
-            inputs["position_ids"] = batch["position_ids"].to(self.device)
-        else:
-            inputs["attention_mask"] = batch["attention_mask"].to(self.device)
+        inputs = model_inputs(batch, self.device)
         with torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.autocast):
             out = (engine or self.model)(**inputs)
         loss_sum, tokens, _ = token_loss_sums(out.logits, batch["labels"].to(self.device))
