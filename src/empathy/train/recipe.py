@@ -116,7 +116,6 @@ class TrainState:
     elapsed: float = 0.0
     window_loss_sum: float = 0.0
     window_tokens: int = 0
-    window_steps: int = 0
     last_train_loss: float = float("nan")
     val: dict[str, float] = field(default_factory=dict)
     last_val_loss: float | None = None
@@ -128,13 +127,11 @@ class TrainState:
 
 def largest_batch_size(fits: Callable[[int], bool], limit: int = 1024) -> int:
     """The largest batch size for which `fits` is true, doubling then bisecting; 0 when even 1 does not fit."""
-    good, bad = 0, None
-    size = 1
+    good, size = 0, 1
     while size <= limit and fits(size):
         good, size = size, size * 2
-    bad = size if size <= limit else None
-    if good and bad:
-        lo, hi = good, bad
+    if good and size <= limit:  # `size` is the first that did not fit: the answer lies between
+        lo, hi = good, size
         while hi - lo > 1:
             mid = (lo + hi) // 2
             lo, hi = (mid, hi) if fits(mid) else (lo, mid)
@@ -324,8 +321,8 @@ class LoRAFinetuneRecipe:
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats(self.device)
             try:
-                loss_sum, tokens, _ = self._forward(batch)
-                (loss_sum / tokens).backward()
+                loss_sum, _ = self._forward(batch)
+                (loss_sum / (cfg.max_seq_len * size)).backward()
                 ok = torch.cuda.max_memory_allocated(self.device) <= budget
             except torch.OutOfMemoryError:
                 ok = False
@@ -347,14 +344,15 @@ class LoRAFinetuneRecipe:
             return make_packed_batches(self.train_rows, self.batch_size, pad, self.config.seed + epoch)
         return make_batches(self.train_rows, self.batch_size, pad, self.config.seed + epoch)
 
-    def _forward(self, batch: dict[str, torch.Tensor], engine: torch.nn.Module | None = None):
+    def _forward(self, batch: dict[str, torch.Tensor],
+                 engine: torch.nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Summed loss over the batch's labelled tokens, and the router's load-balancing loss when it counts."""
         inputs = model_inputs(batch, self.device)
         with torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.autocast):
             out = (engine or self.model)(**inputs)
-        loss_sum, tokens, _ = token_loss_sums(out.logits, batch["labels"].to(self.device))
+        loss_sum, _, _ = token_loss_sums(out.logits, batch["labels"].to(self.device))
         aux = getattr(out, "aux_loss", None)
-        self._aux = aux if aux is not None and self.config.model.router_aux_loss_coef else None
-        return loss_sum, tokens, out
+        return loss_sum, aux if aux is not None and self.config.model.router_aux_loss_coef else None
 
     def _step(self, micro: list[dict[str, torch.Tensor]]) -> tuple[float, int, int, float]:
         """One optimizer step over this rank's micro-batches: loss normalised by the group's labelled tokens on all
@@ -368,10 +366,10 @@ class LoRAFinetuneRecipe:
             sync = last or not hasattr(self.engine, "no_sync")
             ctx = self.engine.no_sync() if not sync else nullcontext()
             with ctx:
-                loss_sum, _, _ = self._forward(batch, self.engine)
+                loss_sum, aux = self._forward(batch, self.engine)
                 loss = loss_sum * self.dist.world_size / group_tokens
-                if self._aux is not None:
-                    loss = loss + cfg.model.router_aux_loss_coef * self._aux / len(micro)
+                if aux is not None:
+                    loss = loss + cfg.model.router_aux_loss_coef * aux / len(micro)
                 loss.backward()
             loss_total += float(loss_sum.detach())
         grad_norm = torch.nn.utils.clip_grad_norm_(list(self.trainable.values()), cfg.optim.max_grad_norm)
@@ -431,9 +429,7 @@ class LoRAFinetuneRecipe:
                     st.seen_tokens += seen
                     st.window_loss_sum += loss_sum
                     st.window_tokens += tokens
-                    st.window_steps += 1
                     window_seen += seen
-                    st.elapsed = started_elapsed + time.perf_counter() - start
                     bar.update(1)
                     if st.step % cfg.log_every == 0 or st.step == self.total_steps:
                         now = time.perf_counter()
@@ -447,7 +443,7 @@ class LoRAFinetuneRecipe:
                         st.history.append({"step": st.step, **row})
                         emit(row, st.step)
                         bar.set_postfix(loss=f"{st.last_train_loss:.3f}")
-                        st.window_loss_sum, st.window_tokens, st.window_steps = 0.0, 0, 0
+                        st.window_loss_sum, st.window_tokens = 0.0, 0
                         window_start, window_seen = now, 0
                     if st.step % cfg.eval_every == 0 or st.step == self.total_steps:
                         if self._evaluate(emit):
@@ -510,11 +506,9 @@ class LoRAFinetuneRecipe:
         st.last_val_loss = loss
         return bool(cfg.early_stopping_patience) and st.rises >= cfg.early_stopping_patience
 
-    def _flops_per_token(self) -> float | None:
-        try:
-            from empathy.train.plan import flops_per_token
-        except ImportError:
-            return None
+    def _flops_per_token(self) -> float:
+        from empathy.train.plan import flops_per_token
+
         model = self.config.model.model_copy(update={"vocab_size": len(self.tokenizer)})
         return flops_per_token(model, self.config.lora, self.config.max_seq_len, self.config.gradient_checkpointing)
 
@@ -602,7 +596,6 @@ class _StopOnSignal:
 
     def __init__(self):
         self.received = False
-        self.previous = None
         try:
             self.previous = signal.signal(signal.SIGTERM, self._handle)
         except ValueError:  # not the main thread: leave signals alone
