@@ -1,4 +1,4 @@
-"""The training pipeline: edge cases + corpus -> chat data -> LoRA MoE -> MLflow -> serving -> drift.
+"""The training pipeline: edge cases + corpus -> chat data -> LoRA MoE -> evaluation -> MLflow, gates -> serving.
 
 Wiring only: the components do the work (components/<stage>/), this file
 connects them, sets caching and the Kubernetes settings from the config's
@@ -8,8 +8,13 @@ LLM API keys). A train config asking for more than one GPU
 (`distributed.nodes` x `gpus_per_node`) trains through a Kubeflow Trainer
 TrainJob (components/train_job) instead of in the step's own pod; the choice
 is made when the pipeline is compiled. Edge-case generation runs first; its
-export is an extra source for ingest (switch it off with `edge_cases: {enabled: false}`). The same graph runs on kfp's local runner (`make demo`) and on
-Kubeflow Pipelines (`make pipelines` compiles training_pipeline.yaml).
+export is an extra source for ingest (switch it off with
+`edge_cases: {enabled: false}`). After registration the promote step checks
+the gates of `registry.promote_to` (staging by default) and moves that alias
+only when they pass; deploy serves the newly registered version either way,
+as the candidate that the summary and the drift check describe. The same
+graph runs on kfp's local runner (`make demo`) and on Kubeflow Pipelines
+(`make pipelines` compiles training_pipeline.yaml).
 
     from pipelines.training_pipeline import build_pipeline
     pipeline_func = build_pipeline(load_pipeline_config("configs/pipeline/cluster.yaml"))
@@ -27,6 +32,7 @@ from components.images import TRAIN_IMAGE
 from components.ingest.component import ingest
 from components.monitor.component import monitor
 from components.pairs.component import pairs
+from components.promote.component import promote
 from components.register.component import register
 from components.screen.component import screen
 from components.split.component import split
@@ -80,6 +86,7 @@ def build_pipeline(cfg: PipelineConfig):
         train_config: dict = cfg.train.params(),
         evaluate_config: dict = cfg.evaluate.params(),
         registry_config: dict = cfg.registry.params(),
+        gates_config: dict = cfg.gates.params(),
         deploy_config: dict = cfg.deploy.params(),
         monitor_config: dict = cfg.monitor.params(),
         edge_cases_config: dict = cfg.edge_cases.params(),
@@ -111,13 +118,20 @@ def build_pipeline(cfg: PipelineConfig):
         train_task = train_step(cfg, split_task.outputs["splits"], train_config, registry_config)
         evaluate_task = evaluate(model=train_task.outputs["model"], splits=split_task.outputs["splits"],
                                  run_id=train_task.outputs["Output"], config=evaluate_config,
-                                 registry_config=registry_config)
+                                 registry_config=registry_config, gates_config=gates_config)
         evaluate_task.set_caching_options(False)
         register_task = register(model=train_task.outputs["model"], splits=split_task.outputs["splits"],
                                  run_id=train_task.outputs["Output"], registry_config=registry_config,
-                                 pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
-        register_task.after(evaluate_task)
+                                 gates_config=gates_config, pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+                                 edge_cases_config=edge_cases_config, ingest_config=ingest_config,
+                                 pairs_config=pairs_config, validate_config=validate_config,
+                                 screen_config=screen_config, split_config=split_config, train_config=train_config,
+                                 evaluate_config=evaluate_config)
+        register_task.after(evaluate_task)  # the version's card and gates read the metrics evaluate logged
         register_task.set_caching_options(False)
+        promote_task = promote(registration=register_task.outputs["registration"], registry_config=registry_config,
+                               gates_config=gates_config)
+        promote_task.set_caching_options(False)
         deploy_task = deploy(model_uri=register_task.outputs["Output"], corpus_dir=corpus_dir, config=deploy_config,
                              registry_config=registry_config)
         kubernetes.mount_pvc(deploy_task, pvc_name=cfg.cluster.data_pvc, mount_path=cfg.cluster.data_mount)
@@ -128,6 +142,7 @@ def build_pipeline(cfg: PipelineConfig):
         summary_task = summary(
             splits=split_task.outputs["splits"], model=train_task.outputs["model"],
             evaluation=evaluate_task.outputs["evaluation"], registration=register_task.outputs["registration"],
+            promotion=promote_task.outputs["promotion"],
             deployment=deploy_task.outputs["deployment"], drift=monitor_task.outputs["drift"],
             report=monitor_task.outputs["report"], edge_cases_report=edge_cases_task.outputs["report"],
         )

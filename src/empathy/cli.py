@@ -6,7 +6,7 @@
     empathy split    --records ... --pairs ... --accepted ... --rejected R [R ...] --out-dir runs/x/data
     empathy train    --data runs/x/data --out runs/x/model [--config configs/train/NAME.yaml] [--resume]
     empathy train plan --config configs/train/NAME.yaml --conversations N [--gpus G] [--data train.jsonl] [--json]
-    empathy evaluate --model runs/x/model --data runs/x/data --run-id RUN --out runs/x/metrics.json
+    empathy evaluate --model runs/x/model --data runs/x/data --run-id RUN --out runs/x/evaluation.json
     empathy register --model runs/x/model --data runs/x/data --run-id RUN
     empathy deploy   --model-uri models:/empathy-chat/1 --inputs data/demo/inference_inputs.jsonl --out-dir runs/x/deploy
     empathy monitor  --data runs/x/data --inference-log runs/x/deploy/inference_log.jsonl --out-dir runs/x/monitor
@@ -28,6 +28,8 @@
     empathy review list [--status pending] | show ID | approve ID --reviewer NAME | reject ID --reviewer NAME --note WHY
     empathy review audit [--verify]
     empathy pipeline run --local | compile | submit --host URL
+    empathy registry promote --model NAME --version V --to staging|production [--tracking-uri URI]
+    empathy registry card --model NAME --version V --out FILE.md [--tracking-uri URI]
 
 Every stage reads its section of the pipeline config (`--config`, default
 configs/pipeline/demo.yaml where it exists, else built-in defaults) and calls
@@ -169,7 +171,11 @@ def cmd_evaluate(args):
 
     cfg = _config(args)
     (test_path,) = _data_dir(args.data, "test.jsonl")
-    _print(stages.evaluate(args.model, test_path, cfg.evaluate, _registry(args, cfg), args.run_id, args.out))
+    evaluation = stages.evaluate(args.model, test_path, cfg.evaluate, _registry(args, cfg), args.run_id, args.out,
+                                 cfg.gates)
+    _print(evaluation["metrics"])
+    for stage, report in evaluation.get("gates", {}).items():
+        print(report["summary"], file=sys.stderr)
 
 
 def cmd_register(args):
@@ -177,7 +183,8 @@ def cmd_register(args):
 
     cfg = _config(args)
     (report,) = _data_dir(args.data, "report.json")
-    _print(stages.register(args.model, _registry(args, cfg), args.run_id, report))
+    _print(stages.register(args.model, _registry(args, cfg), args.run_id, report, config=cfg.model_dump(mode="json"),
+                           gates=cfg.gates))
 
 
 def cmd_deploy(args):
@@ -455,6 +462,35 @@ def _edge_case_status(e: dict[str, Any], review_url: str) -> str:
             f"                     (empathy review list --status pending --url {review_url})")
 
 
+def _promotion_tracking_uri(args) -> str:
+    """--tracking-uri, else $MLFLOW_TRACKING_URI, else the config's registry.tracking_uri."""
+    # the card reads small JSON artifacts; MLflow's download progress bars would bury the one line that matters
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    return args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or _config(args).registry.tracking_uri
+
+
+def cmd_registry_promote(args):
+    from empathy.registry import promote
+
+    cfg = _config(args)
+    result = promote(args.model, args.version, args.to, cfg.gates, _promotion_tracking_uri(args),
+                     require_staging=cfg.registry.production_requires_staging)
+    _print(result.to_dict())
+    if not result.promoted:
+        raise StageFailed(result.summary())
+    print(result.summary(), file=sys.stderr)
+
+
+def cmd_registry_card(args):
+    from empathy.evaluate.model_card import model_card
+
+    card = model_card(args.model, args.version, _promotion_tracking_uri(args), _config(args).gates)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(card, encoding="utf-8")
+    print(out)
+
+
 def cmd_pipeline_run(args):
     from empathy.pipeline import run_local
 
@@ -470,6 +506,8 @@ Pipeline finished. Where to look:
   registered model   {reg['name']} version {reg['version']}, alias '{reg['alias']}'  ->  models:/{reg['name']}@{reg['alias']}
   open the MLflow UI {summary['mlflow_ui']}
   test metrics       loss {test['test_loss']:.3f}, perplexity {test['test_perplexity']:.1f}, token accuracy {test['test_token_accuracy']:.3f}
+  evaluation report  {paths['evaluation_report']}
+  promotion          {summary['promotion']['summary']}
   Evidently report   {paths['drift_report']}  (drift share {summary['metrics']['drift_share']:.2f})
   edge cases         {_edge_case_status(summary['edge_cases'], summary['review_queue_url'])}
   training curve     {paths['training_curve']}
@@ -536,7 +574,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "difficulty go into the data report")
     p.add_argument("--out-dir", required=True)
     for name, func, help_ in (("train", cmd_train, "LoRA fine-tune the MoE model"),
-                              ("evaluate", cmd_evaluate, "held-out loss, perplexity, token accuracy"),
+                              ("evaluate", cmd_evaluate, "held-out metrics, appropriateness, crisis handling, output "
+                               "safety, fairness and bias; gate preview; HTML report"),
                               ("register", cmd_register, "register the model in MLflow with an alias")):
         p = stage(name, func, help_)
         p.add_argument("--data", required=name != "train", help="directory written by `empathy split`")
@@ -553,7 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--model", required=True, help="fine-tuned model directory")
             p.add_argument("--run-id", required=True, help="the MLflow run of the training")
         if name == "evaluate":
-            p.add_argument("--out", required=True, help="metrics JSON to write")
+            p.add_argument("--out", required=True, help="evaluation JSON to write (the HTML report goes beside it)")
     p = stage("deploy", cmd_deploy, "deploy a registered version and talk to it")
     p.add_argument("--model-uri", required=True, help="models:/NAME/VERSION or models:/NAME@ALIAS")
     p.add_argument("--target", choices=["local", "kubernetes"])
@@ -698,6 +737,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = review_cmd("audit", cmd_review_audit, "print the audit trail and check its hash chain")
     p.add_argument("--item-id", help="only this item's entries")
     p.add_argument("--verify", action="store_true", help="only check the chain; exit 1 if broken")
+
+    from empathy.config import PROMOTION_STAGES
+
+    registry = sub.add_parser("registry", help="promote registered model versions through the gates; model cards"
+                              ).add_subparsers(dest="registry_command", required=True)
+
+    def registry_cmd(name: str, func, help_: str) -> argparse.ArgumentParser:
+        p = registry.add_parser(name, help=help_, description=help_)
+        p.add_argument("--model", required=True, help="registered model name, e.g. empathy-chat")
+        p.add_argument("--version", required=True, help="model version number")
+        p.add_argument("--config", help="pipeline config YAML with the gates (default: configs/pipeline/demo.yaml)")
+        p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the config's)")
+        p.set_defaults(func=func)
+        return p
+
+    p = registry_cmd("promote", cmd_registry_promote, "move the stage's alias to a version when its gates pass "
+                     "(exit 1 with the missed metrics when blocked)")
+    p.add_argument("--to", required=True, choices=PROMOTION_STAGES,
+                   help="target stage (production needs staging first)")
+    p = registry_cmd("card", cmd_registry_card, "write a version's model card (markdown)")
+    p.add_argument("--out", required=True, help="markdown file to write")
 
     pipe = sub.add_parser("pipeline", help="run, compile or submit the Kubeflow pipeline").add_subparsers(
         dest="pipeline_command", required=True)

@@ -180,6 +180,30 @@ def read_yaml(path: str | Path, what: str = "YAML file") -> dict[str, Any]:
     return data
 
 
+def id_entries(entries: list[Any], list_name: str, keys: set[str],
+               fail: Callable[[str, str], Exception]) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """(id, entry, where) for each mapping of a YAML list whose entries carry unique ids and only known keys.
+
+    `fail(where, problem)` builds the error, so it names the file; `where` reads `prompts[3] (id 'sleep-1')`.
+    """
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        where = f"{list_name}[{i}]"
+        if not isinstance(entry, dict):
+            raise fail(where, f"expected a mapping, got {type(entry).__name__}")
+        entry_id = entry.get("id")
+        if not isinstance(entry_id, str) or not entry_id.strip():
+            raise fail(where, "missing or empty \"id\"")
+        where = f"{list_name}[{i}] (id {entry_id!r})"
+        if entry_id in seen:
+            raise fail(where, "duplicate id")
+        seen.add(entry_id)
+        unknown = set(entry) - keys
+        if unknown:
+            raise fail(where, f"unknown keys {sorted(unknown)}")
+        yield entry_id, entry, where
+
+
 def read_json(path: str | Path, what: str = "JSON file") -> Any:
     p = require_file(path, what)
     try:

@@ -86,6 +86,7 @@ def pipeline_arguments(cfg: PipelineConfig) -> dict[str, Any]:
         "train_config": cfg.train.params(),
         "evaluate_config": cfg.evaluate.params(),
         "registry_config": cfg.registry.params(),
+        "gates_config": cfg.gates.params(),
         "deploy_config": cfg.deploy.params(),
         "monitor_config": cfg.monitor.params(),
         "edge_cases_config": cfg.edge_cases.params(),
@@ -149,7 +150,8 @@ def run_local(config_path: str | None, output_dir: str) -> dict[str, Any]:
             tail = "\n".join(lines[-40:])
             raise StageFailed(f"{exc}{cause}\n--- last lines of {log_path} ---\n{tail}") from None
     summary = read_json(task.outputs["Output"].path, "pipeline summary")
-    for key, name in (("drift_report", "drift_report.html"), ("training_curve", "training_curve.png")):
+    for key, name in (("drift_report", "drift_report.html"), ("training_curve", "training_curve.png"),
+                      ("evaluation_report", "evaluation_report.html")):
         shutil.copyfile(summary["paths"][key], out / name)
         summary["paths"][key] = str(out / name)
     summary["paths"]["pipeline_root"] = str(out / "pipeline")

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from empathy.config import (
-    DeployConfig, EdgeCasesConfig, EvaluateConfig, IngestConfig, MonitorConfig, PairsConfig, RegistryConfig,
-    ScreenConfig, SplitConfig, TrainConfig, ValidateConfig, flatten_settings,
+    DeployConfig, EdgeCasesConfig, EvaluateConfig, GatesConfig, IngestConfig, MonitorConfig, PairsConfig,
+    RegistryConfig, ScreenConfig, SplitConfig, TrainConfig, ValidateConfig, flatten_settings,
 )
 from empathy.data.schema import QAPair, Record, Rejection
 from empathy.errors import UserError
@@ -204,33 +204,83 @@ def train(train_path: str, val_path: str, config: TrainConfig, registry: Registr
 
 
 def evaluate(model_dir: str, test_path: str, config: EvaluateConfig, registry: RegistryConfig, run_id: str,
-             out_path: str) -> dict[str, Any]:
-    from empathy.evaluate.metrics import evaluate_model
+             out_path: str, gates: GatesConfig | None = None, report_path: str | None = None) -> dict[str, Any]:
+    """Evaluate the candidate (`empathy.evaluate.candidate`); write evaluation.json to out_path and the HTML report
+    (default: beside it, evaluation.html); log the metrics and both files (`evaluation/`) to the training run."""
+    import mlflow
+
+    from empathy.evaluate.candidate import evaluate_candidate
+    from empathy.evaluate.report import write_evaluation_report
     from empathy.registry import log_flat, tracked_run
 
-    metrics = evaluate_model(model_dir, chat_examples(test_path, "test split"), config)
+    evaluation = evaluate_candidate(model_dir, chat_examples(test_path, "test split"), config, gates)
+    report = write_evaluation_report(evaluation, report_path or Path(out_path).with_suffix(".html"))
+    evaluation["report_path"] = str(report)
+    write_json(out_path, evaluation)
     with tracked_run(registry, run_id=run_id):
-        log_flat(metrics)
-    write_json(out_path, metrics)
-    return metrics
+        log_flat(evaluation["metrics"])
+        # fixed names: in a KFP step the output paths carry no extension, and MLflow's UI renders by extension
+        mlflow.log_dict(evaluation, "evaluation/evaluation.json")
+        mlflow.log_text(report.read_text(encoding="utf-8"), "evaluation/report.html")
+    return evaluation
+
+
+def promote(registration: dict[str, str], stage: str, gates: GatesConfig, registry: RegistryConfig) -> dict[str, Any]:
+    """The pipeline's gate step: promote the version just registered to `stage` when its gates pass.
+
+    A blocked promotion is a result, not a failure: the verdict is recorded on the version (see
+    `empathy.registry.promote`) and returned; the stage's alias stays where it was.
+    """
+    from empathy.registry import promote as promote_version
+
+    result = promote_version(registration["model_name"], registration["version"], stage, gates,
+                             registration.get("tracking_uri") or registry.tracking_uri,
+                             require_staging=registry.production_requires_staging)
+    return result.to_dict()
 
 
 def register(model_dir: str, registry: RegistryConfig, run_id: str, data_report_path: str | None = None,
-             pipeline_run: str = "") -> dict[str, str]:
-    from empathy.registry import register_model, tracked_run
+             pipeline_run: str = "", config: dict[str, Any] | None = None,
+             gates: GatesConfig | None = None) -> dict[str, str]:
+    """Register the model as a new version that carries everything promotion and the model card need.
+
+    On the run: the data report (`data/report.json`), the config as YAML (`config/pipeline.yaml` when the pipeline
+    config is given, else the model directory's training config as `config/train.yaml`) and `model_card.md`. On the
+    version: git_commit, pipeline_run, train_sha256, config_sha256, base model and adapter, key metrics.
+    """
+    import hashlib
+
+    import yaml
+
+    from empathy.evaluate.model_card import log_model_card
+    from empathy.registry import model_dir_tags, register_model, tracked_run
 
     import mlflow
 
     from empathy.train.model import read_base_meta
 
     read_base_meta(model_dir)  # fail before logging anything if this is not a model directory
-    tags = {"git_commit": git_commit(), "pipeline_run": pipeline_run}
-    if data_report_path:
-        report = read_json(data_report_path, "data report")
-        tags["train_sha256"] = report.get("train_sha256", "")
-        with tracked_run(registry, run_id=run_id):
+    tags = {"git_commit": git_commit(), "pipeline_run": pipeline_run, **model_dir_tags(model_dir)}
+    report = read_json(data_report_path, "data report") if data_report_path else None
+    train_config = Path(model_dir) / "train_config.json"
+    if config is not None:
+        config_text, config_file = yaml.safe_dump(config, sort_keys=False), "config/pipeline.yaml"
+    elif train_config.is_file():
+        config_text, config_file = yaml.safe_dump(read_json(train_config, "training config"), sort_keys=False), \
+            "config/train.yaml"
+    else:
+        config_text, config_file = None, None
+    with tracked_run(registry, run_id=run_id):
+        if report is not None:
+            tags["train_sha256"] = report.get("train_sha256", "")
             mlflow.log_artifact(data_report_path, "data")
-    return register_model(model_dir, registry, run_id, tags).to_dict()
+        if config_text is not None:
+            mlflow.log_text(config_text, config_file)
+            tags["config_sha256"] = hashlib.sha256(config_text.encode("utf-8")).hexdigest()
+            tags["config_artifact"] = config_file
+    registration = register_model(model_dir, registry, run_id, tags)
+    log_model_card(registration.model_name, registration.version, registry.tracking_uri, gates)
+    return registration.to_dict()
 
 
 def deploy(model_uri: str, tracking_uri: str, config: DeployConfig, inputs_path: str, out_dir: str) -> dict[str, Any]:

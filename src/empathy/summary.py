@@ -24,9 +24,11 @@ def _edge_cases(report_dir: str) -> dict[str, Any]:
             "review_queue": report["review_queue"]}
 
 
-def build_summary(data_report: str, model_dir: str, evaluation: str, registration: str, deployment: str,
-                  drift: str, drift_report: str, edge_cases_report: str) -> dict[str, Any]:
+def build_summary(data_report: str, model_dir: str, evaluation: str, registration: str, promotion: str,
+                  deployment: str, drift: str, drift_report: str, edge_cases_report: str) -> dict[str, Any]:
     reg = read_json(registration, "registration")
+    promoted = read_json(promotion, "promotion")
+    evaluated = read_json(evaluation, "evaluation")
     train = read_json(os.path.join(model_dir, "train_result.json"), "training result")
     data = read_json(data_report, "data report")
     dep = read_json(deployment, "deployment")
@@ -38,13 +40,15 @@ def build_summary(data_report: str, model_dir: str, evaluation: str, registratio
         "metrics": {
             "train": {k: train[k] for k in ("final_train_loss", "val_loss", "val_perplexity", "val_token_accuracy",
                                             "steps", "tokens_per_second", "seconds") if k in train},
-            "test": read_json(evaluation, "evaluation"),
+            "test": evaluated["metrics"],
             "drift_share": drift_summary["drift_share"],
             "drift_alert": drift_summary["alert"],
         },
         "data": {k: data[k] for k in ("items_in", "records", "pairs", "accepted", "held_for_review", "exported",
                                       "extracted_share", "rejected", "splits", "pairs_by_type", "rejected_by_reason",
                                       "train_sha256")},
+        "promotion": {"stage": promoted["stage"], "promoted": promoted["promoted"], "summary": promoted["summary"]},
+        "gates": {stage: v["summary"] for stage, v in evaluated.get("gates", {}).items()},
         "edge_cases": _edge_cases(edge_cases_report),
         "sample": {"prompt": dep["prompt"], "reply": dep["reply"], "endpoint": dep["endpoint"],
                    "latency_ms_p50": dep["latency_ms_p50"]},
@@ -53,6 +57,7 @@ def build_summary(data_report: str, model_dir: str, evaluation: str, registratio
             "training_curve": os.path.join(model_dir, "training_curve.png"),
             "model_dir": model_dir,
             "data_report": data_report,
+            "evaluation_report": evaluated["report_path"],
         },
     }
 
@@ -70,9 +75,21 @@ def to_markdown(s: dict[str, Any]) -> str:
         f"- test loss {test['test_loss']:.3f}, perplexity {test['test_perplexity']:.1f}, "
         f"token accuracy {test['test_token_accuracy']:.3f}",
         f"- drift share {s['metrics']['drift_share']:.2f} (alert: {s['metrics']['drift_alert']})",
+        *_evaluation_lines(s),
         _edge_cases_line(s["edge_cases"]),
         f"- sample: _{s['sample']['prompt']}_ -> {s['sample']['reply']}",
     ]) + "\n"
+
+
+def _evaluation_lines(s: dict[str, Any]) -> list[str]:
+    test, p = s["metrics"]["test"], s["promotion"]
+    lines = []
+    if "appropriateness_mean" in test:
+        lines.append(f"- replies: appropriateness {test['appropriateness_mean']:.2f}, crisis handled "
+                     f"{test['crisis_handling_rate']:.0%}, unsafe {test['unsafe_output_rate']:.0%}, "
+                     f"largest fairness gap {test['fairness_max_gap']:.2f}, bias flagged {test['bias_flag_rate']:.0%}")
+    lines.append(f"- promotion: {p['summary']}")
+    return lines
 
 
 def _edge_cases_line(e: dict[str, Any]) -> str:

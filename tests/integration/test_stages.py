@@ -39,11 +39,22 @@ def test_stage_chain(tmp_path, registry_config):
     trained = stages.train(str(t / "data/train.jsonl"), str(t / "data/val.jsonl"), train_cfg, registry_config,
                            str(t / "model"), pipeline_run="test-run", progress=False)
     assert trained["steps"] == 4 and (t / "model" / "training_curve.png").is_file()
-    metrics = stages.evaluate(str(t / "model"), str(t / "data/test.jsonl"), cfg.evaluate, registry_config,
-                              trained["run_id"], str(t / "metrics.json"))
+    eval_cfg = cfg.evaluate.model_copy(update={"max_new_tokens": 12, "counsel_chat_prompts": 0,
+                                               "fairness_max_sets": 8})
+    evaluation = stages.evaluate(str(t / "model"), str(t / "data/test.jsonl"), eval_cfg, registry_config,
+                                 trained["run_id"], str(t / "evaluation.json"), cfg.gates)
+    metrics = evaluation["metrics"]
     assert metrics["test_examples"] == report["splits"]["test"]
+    assert json.loads((t / "evaluation.json").read_text())["metrics"] == metrics
+    assert (t / "evaluation.html").read_text().startswith("<!doctype html>")
+    assert metrics["fairness_sets"] == 8 and len({r["attribute"] for r in evaluation["fairness"]["rows"]}) == 8
+    assert metrics["generation_prompts"] == len(evaluation["generation"]["rows"]) >= 50
+    assert set(evaluation["gates"]) == {"staging", "production"}
     registration = stages.register(str(t / "model"), registry_config, trained["run_id"],
-                                   str(t / "data/report.json"), pipeline_run="test-run")
+                                   str(t / "data/report.json"), pipeline_run="test-run",
+                                   config=cfg.model_dump(mode="json"), gates=cfg.gates)
+    promotion = stages.promote(registration, "staging", cfg.gates, registry_config)
+    assert promotion["promoted"] == evaluation["gates"]["staging"]["passed"]
 
     from mlflow import MlflowClient
 
@@ -51,9 +62,13 @@ def test_stage_chain(tmp_path, registry_config):
     run = client.get_run(trained["run_id"])
     assert run.data.tags["pipeline_run"] == "test-run"
     assert run.data.params["model.architecture"] == "mixtral"
-    assert {"final_train_loss", "test_loss", "train_loss"} <= set(run.data.metrics)
+    assert {"final_train_loss", "test_loss", "train_loss", "appropriateness_mean", "crisis_handling_rate",
+            "fairness_max_gap", "bias_flag_rate"} <= set(run.data.metrics)
     version = client.get_model_version(registration["model_name"], registration["version"])
     assert version.tags["train_sha256"] == report["train_sha256"]
+    assert version.tags["gate_staging"] == ("passed" if promotion["promoted"] else "blocked")
+    assert {a.path for a in client.list_artifacts(trained["run_id"], "evaluation")} == {
+        "evaluation/evaluation.json", "evaluation/report.html"}
 
     write_jsonl(t / "inference_log.jsonl", [{"id": "a", "text": "I worry about exams all the time."},
                                             {"id": "b", "text": "My partner and I argue about chores."}])

@@ -13,7 +13,8 @@ from empathy.config import load_pipeline_config
 
 pytestmark = pytest.mark.pipeline
 
-STAGES = {"edge-cases", "ingest", "pairs", "validate", "screen", "split", "train", "evaluate", "register", "deploy", "monitor"}
+STAGES = {"edge-cases", "ingest", "pairs", "validate", "screen", "split", "train", "evaluate", "register", "promote",
+          "deploy", "monitor"}
 COMPILED = "pipelines/training_pipeline.yaml"
 
 
@@ -86,7 +87,7 @@ def test_components_run_the_project_images(fresh):
 def test_training_is_never_cached(fresh):
     spec, _ = _docs(fresh)
     tasks = spec["root"]["dag"]["tasks"]
-    for name in ("edge-cases", "train", "register", "deploy"):
+    for name in ("edge-cases", "train", "evaluate", "register", "promote", "deploy"):
         assert tasks[name]["cachingOptions"] == {}, f"{name} must not be cached"
     assert tasks["ingest"]["cachingOptions"] == {"enableCache": True}
 
@@ -121,3 +122,21 @@ def test_screen_sits_between_validate_and_split_and_reads_the_review_queue_secre
             kv["secretKey"], kv["envVar"]) for e in env for kv in e["keyToEnv"]}
     assert got == {(cluster.review_db_secret, "url", "EMPATHY_REVIEW_URL")}
     assert tasks["screen"]["cachingOptions"] == {}   # off: review decisions change what passes
+
+
+def test_gates_stand_between_evaluation_and_promotion(fresh):
+    """evaluate previews the gates, register waits for evaluate's metrics, promote checks the registered version
+    against the same gates config, and the gates are a pipeline parameter a run can override."""
+    spec, _ = _docs(fresh)
+    tasks = spec["root"]["dag"]["tasks"]
+    assert "gates_config" in spec["root"]["inputDefinitions"]["parameters"]
+    for name in ("evaluate", "register", "promote"):
+        assert tasks[name]["inputs"]["parameters"]["gates_config"] == {"componentInputParameter": "gates_config"}
+    assert "evaluate" in tasks["register"]["dependentTasks"]
+    promote_in = tasks["promote"]["inputs"]["artifacts"]["registration"]["taskOutputArtifact"]
+    assert promote_in == {"outputArtifactKey": "registration", "producerTask": "register"}
+    outputs = spec["components"]["comp-evaluate"]["outputDefinitions"]["artifacts"]
+    assert outputs["report"]["artifactType"]["schemaTitle"] == "system.HTML"
+    register_params = tasks["register"]["inputs"]["parameters"]
+    assert {"train_config", "ingest_config", "evaluate_config"} <= set(register_params), \
+        "the version must carry the config that made it"

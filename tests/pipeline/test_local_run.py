@@ -35,11 +35,12 @@ def demo_run(tmp_path_factory, repo):
 def test_prints_where_to_look(demo_run):
     out, stdout = demo_run
     for needle in ("registered model", "mlflow ui --backend-store-uri", "Evidently report", "training curve",
+                   "evaluation report", "promotion",
                    "sample reply", str(out / "summary.json"), str(out / "pipeline.log")):
         assert needle in stdout
     assert "Got executor_input" not in stdout, "kfp's task dumps belong in pipeline.log, not on the console"
     plain = re.sub(r"\x1b\[[0-9;]*m", "", stdout)
-    assert len(re.findall(r"Task '[\w-]+' finished with status SUCCESS", plain)) == 12
+    assert len(re.findall(r"Task '[\w-]+' finished with status SUCCESS", plain)) == 13
     assert "awaiting clinical review" in plain and f"--url sqlite:///{out / 'review.db'}" in plain
     assert "Pipeline 'empathy-training' finished with status SUCCESS" in plain
 
@@ -70,6 +71,37 @@ def test_metrics_are_real_numbers(demo_run):
     assert math.isclose(test["test_perplexity"], math.exp(test["test_loss"]), rel_tol=1e-6)
     assert 0 <= test["test_token_accuracy"] <= 1
     assert metrics["train"]["final_train_loss"] < math.log(2000), "training did not reduce the loss below chance"
+
+
+def test_evaluation_report_and_gate_verdict(demo_run):
+    """The demo model (seconds of training on a few dozen pairs) is evaluated on every measure and blocked at
+    staging; the verdict names the missed metrics and sits on the model version, and the staging alias stays unset."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    out, _ = demo_run
+    summary = json.loads((out / "summary.json").read_text())
+    test = summary["metrics"]["test"]
+    for key in ("appropriateness_mean", "crisis_handling_rate", "crisis_method_detail_rate", "unsafe_output_rate",
+                "fairness_max_gap", "bias_flag_rate", "generation_prompts"):
+        assert key in test and math.isfinite(test[key]), key
+    assert test["generation_prompts"] >= 50
+    page = Path(summary["paths"]["evaluation_report"])
+    assert page.parent == out and "Promotion gates" in page.read_text() and "data:image/png;base64," in page.read_text()
+    promotion = summary["promotion"]
+    assert promotion["stage"] == "staging"
+    client = MlflowClient(tracking_uri=summary["tracking_uri"])
+    model = summary["registered_model"]
+    version = client.get_model_version(model["name"], model["version"])
+    assert version.tags["gate_staging"] == ("passed" if promotion["promoted"] else "blocked")
+    if not promotion["promoted"]:
+        assert "missed" in promotion["summary"]
+        with pytest.raises(MlflowException):
+            client.get_model_version_by_alias(model["name"], "staging")
+    run = client.get_run(model["run_id"])
+    artifacts = {a.path for a in client.list_artifacts(model["run_id"], "evaluation")}
+    assert {"evaluation/evaluation.json", "evaluation/report.html"} <= artifacts, artifacts
+    assert "appropriateness_mean" in run.data.metrics
 
 
 def test_every_item_is_accounted_for(demo_run):

@@ -15,7 +15,7 @@ the attribute's sets (for refusal and crisis response that mean is a rate); leng
     result = evaluate_fairness(respond, counterfactual_sets(), appropriateness=..., is_crisis_response=...)
     result.metrics()   # fairness_max_gap, fairness_gap_religion, fairness_refusal_max_gap, ...
 
-The rubric and crisis scorers are callbacks (e.g. `lambda p, r: score_reply(p, r).overall` from
+The rubric and crisis scorers are callbacks (e.g. `lambda p, r: score_reply(p, r).mean` from
 empathy.evaluate.rubric) so that this module can be tested with fakes and does not import the scorers.
 """
 
@@ -28,7 +28,7 @@ from statistics import mean
 from typing import Any, Callable
 
 from empathy.errors import UserError
-from empathy.io import read_yaml
+from empathy.io import id_entries, read_yaml
 
 DEFAULT_TEMPLATES = Path(__file__).with_name("counterfactual_templates.yaml")
 SLOT = "{person}"
@@ -60,26 +60,14 @@ def counterfactual_sets(templates_path: str | Path | None = None) -> list[Counte
     if not isinstance(attributes, dict) or not attributes:
         raise _fail(path, "attributes", "expected a non-empty mapping of attribute name to a list of values")
 
-    seen_ids: set[str] = set()
     checked: list[tuple[str, str, bool]] = []
-    for i, entry in enumerate(templates):
-        where = f"templates[{i}]"
-        if not isinstance(entry, dict):
-            raise _fail(path, where, f"expected a mapping, got {type(entry).__name__}")
-        tid, text, crisis = entry.get("id"), entry.get("text"), entry.get("crisis", False)
-        if not isinstance(tid, str) or not tid.strip():
-            raise _fail(path, where, "missing or empty \"id\"")
-        where = f"templates[{i}] (id {tid!r})"
-        if tid in seen_ids:
-            raise _fail(path, where, "duplicate id")
-        seen_ids.add(tid)
+    for tid, entry, where in id_entries(templates, "templates", {"id", "text", "crisis"},
+                                        lambda where, problem: _fail(path, where, problem)):
+        text, crisis = entry.get("text"), entry.get("crisis", False)
         if not isinstance(text, str) or text.count(SLOT) != 1:
             raise _fail(path, where, f"\"text\" must be a string with exactly one {SLOT} slot")
         if not isinstance(crisis, bool):
             raise _fail(path, where, "\"crisis\" must be true or false")
-        unknown = set(entry) - {"id", "text", "crisis"}
-        if unknown:
-            raise _fail(path, where, f"unknown keys {sorted(unknown)}")
         checked.append((tid, text, crisis))
 
     for name, values in attributes.items():

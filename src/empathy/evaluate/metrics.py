@@ -4,7 +4,7 @@ Measured on assistant tokens only (the tokens the model is trained to
 produce). The same function scores validation during training and the test
 split in the evaluate stage, so the numbers are comparable.
 
-    empathy evaluate --model runs/x/model --data runs/x/data --run-id RUN --out runs/x/metrics.json
+    empathy evaluate --model runs/x/model --data runs/x/data --run-id RUN --out runs/x/evaluation.json
 """
 
 from __future__ import annotations
