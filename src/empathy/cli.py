@@ -28,6 +28,8 @@
     empathy review list [--status pending] | show ID | approve ID --reviewer NAME | reject ID --reviewer NAME --note WHY
     empathy review audit [--verify]
     empathy pipeline run --local | compile | submit --host URL
+    empathy auth create-key --role client|therapist|supervisor|admin|auditor | revoke-key ID | list-keys
+    empathy audit verify [--url URL]
     empathy registry promote --model NAME --version V --to staging|production [--tracking-uri URI]
     empathy registry card --model NAME --version V --out FILE.md [--tracking-uri URI]
 
@@ -462,6 +464,35 @@ def _edge_case_status(e: dict[str, Any], review_url: str) -> str:
             f"                     (empathy review list --status pending --url {review_url})")
 
 
+def cmd_auth_create_key(args):
+    from empathy.serve.auth import create_key
+
+    print(create_key(args.role, args.url, subject=args.subject))  # the only output: the key, shown once
+
+
+def cmd_auth_revoke_key(args):
+    from empathy.serve.auth import revoke_key
+
+    info = revoke_key(args.key_id, args.url)
+    print(f"revoked {info.key_id} ({info.role}, {info.subject}) at {info.revoked_at}")
+
+
+def cmd_auth_list_keys(args):
+    from empathy.serve.auth import list_keys
+
+    for k in list_keys(args.url):
+        print(json.dumps(vars(k), sort_keys=True))
+
+
+def cmd_audit_verify(args):
+    from empathy.serve.audit import verify_audit
+
+    ok, message = verify_audit(args.url)
+    print(message, file=sys.stderr)
+    if not ok:
+        raise StageFailed(message)
+
+
 def _promotion_tracking_uri(args) -> str:
     """--tracking-uri, else $MLFLOW_TRACKING_URI, else the config's registry.tracking_uri."""
     # the card reads small JSON artifacts; MLflow's download progress bars would bury the one line that matters
@@ -737,6 +768,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = review_cmd("audit", cmd_review_audit, "print the audit trail and check its hash chain")
     p.add_argument("--item-id", help="only this item's entries")
     p.add_argument("--verify", action="store_true", help="only check the chain; exit 1 if broken")
+
+    from empathy.config import SERVING_ROLES
+
+    auth = sub.add_parser("auth", help="API keys for the serving API").add_subparsers(dest="auth_command",
+                                                                                    required=True)
+    auth_url_help = "key store URL (default: $EMPATHY_AUTH_URL, else sqlite:///runs/serve/auth.db)"
+    p = auth.add_parser("create-key", help="create an API key for a role and print it (shown only once)")
+    p.add_argument("--role", required=True, choices=SERVING_ROLES)
+    p.add_argument("--subject", help="who the key is for (default: a generated subject id)")
+    p.add_argument("--url", help=auth_url_help)
+    p.set_defaults(func=cmd_auth_create_key)
+    p = auth.add_parser("revoke-key", help="revoke a key by its id (emp_<id>_...) or the whole key")
+    p.add_argument("key_id")
+    p.add_argument("--url", help=auth_url_help)
+    p.set_defaults(func=cmd_auth_revoke_key)
+    p = auth.add_parser("list-keys", help="key ids, roles, subjects and state (never the keys)")
+    p.add_argument("--url", help=auth_url_help)
+    p.set_defaults(func=cmd_auth_list_keys)
+    audit = sub.add_parser("audit", help="the serving audit log").add_subparsers(dest="audit_command", required=True)
+    p = audit.add_parser("verify", help="walk the hash chain; exit 1 naming the first changed or deleted entry")
+    p.add_argument("--url", help="audit log URL (default: $EMPATHY_AUDIT_URL, else sqlite:///runs/serve/audit.db)")
+    p.set_defaults(func=cmd_audit_verify)
 
     from empathy.config import PROMOTION_STAGES
 

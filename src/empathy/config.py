@@ -291,6 +291,8 @@ class EvaluateConfig(StrictModel):
 
 
 PROMOTION_STAGES = ("staging", "production")
+# who may call the serving API; the route-by-role matrix is empathy.serve.auth.ROUTE_ROLES
+SERVING_ROLES = ("client", "therapist", "supervisor", "admin", "auditor")
 
 
 class GateBound(StrictModel):

@@ -31,10 +31,10 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from empathy.errors import UserError
+from empathy.hashchain import GENESIS, link_hash, serialize_appends
 
 Status = Literal["pending", "approved", "rejected"]
 STATUSES: tuple[str, ...] = ("pending", "approved", "rejected")
-GENESIS = "0" * 64
 
 _meta = sa.MetaData()
 items_table = sa.Table(
@@ -80,8 +80,8 @@ def content_sha256(record: dict[str, Any]) -> str:
 
 
 def _entry_hash(prev_hash: str, row: dict[str, Any]) -> str:
-    fields = {k: row[k] for k in ("item_id", "action", "actor", "at", "status", "content_sha256", "note")}
-    return hashlib.sha256((prev_hash + json.dumps(fields, sort_keys=True)).encode()).hexdigest()
+    fields = ("item_id", "action", "actor", "at", "status", "content_sha256", "note")
+    return link_hash(prev_hash, {k: row[k] for k in fields})
 
 
 @dataclass(frozen=True)
@@ -163,8 +163,7 @@ class ReviewQueue:
     # -- writes -----------------------------------------------------------
     def _append_audit(self, conn: sa.Connection, item_id: str, action: str, actor: str, status: str, sha: str,
                       note: str) -> None:
-        if self.engine.dialect.name == "postgresql":  # one writer at a time keeps the chain linear
-            conn.execute(sa.text("LOCK TABLE review_audit IN SHARE ROW EXCLUSIVE MODE"))
+        serialize_appends(conn, "review_audit")  # one writer at a time keeps the chain linear
         last = conn.execute(sa.select(audit_table.c.hash).order_by(audit_table.c.seq.desc()).limit(1)).scalar()
         row = {"item_id": item_id, "action": action, "actor": actor, "at": _now(), "status": status,
                "content_sha256": sha, "note": note, "prev_hash": last or GENESIS}
