@@ -4,7 +4,7 @@
 # Called by `make manifests`; tests/manifests checks that the committed files
 # match a fresh render, so re-run it after every change under kustomize/.
 #
-# Usage: scripts/render_manifests.sh [env ...]   (default: dev staging prod)
+# Usage: scripts/render_manifests.sh [env ...]   (default: dev staging prod prod-vllm)
 # KUBECTL=/path/to/kubectl overrides the kubectl on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ fi
 
 envs=("$@")
 if [ "${#envs[@]}" -eq 0 ]; then
-    envs=(dev staging prod)
+    envs=(dev staging prod prod-vllm)
 fi
 
 for env in "${envs[@]}"; do

@@ -31,6 +31,13 @@ CRD_DIR = REPO.parent / "shared" / "crds"
 OVERLAYS = REPO / "kustomize" / "overlays"
 MANIFESTS = REPO / "manifests"
 ENVS = ("dev", "staging", "prod")
+# Every rendered overlay: ENVS (the custom predictor the deploy stage patches)
+# plus prod-vllm (GPU clusters: vLLM predictor + the guard as transformer,
+# checked in test_serving_manifests.py). Schema, security and render checks
+# run on all of them.
+RENDERED_ENVS = ENVS + ("prod-vllm",)
+NAMESPACES = {"dev": "empathy-dev", "staging": "empathy-staging", "prod": "empathy-prod",
+              "prod-vllm": "empathy-prod"}
 
 # Kubernetes version whose OpenAPI schemas built-in kinds are checked against
 # (kubernetes-validate ships 1.25 .. 1.37); matches kubectl 1.32 used to render.
@@ -42,7 +49,7 @@ IMAGE = "ghcr.io/empathy-mlops/empathy-serve:0.1.0"
 CONFIGMAP = "empathy-config"
 SERVICE_ACCOUNT = "empathy-serve"
 EXPECTED = {
-    "dev": {"alias": "models:/empathy-chat@candidate", "min": 1, "max": 1, "gpu": False},
+    "dev": {"alias": "models:/empathy-chat@candidate", "min": 2, "max": 2, "gpu": False},
     "staging": {"alias": "models:/empathy-chat@staging", "min": 2, "max": 3, "gpu": False},
     "prod": {"alias": "models:/empathy-chat@production", "min": 2, "max": 6, "gpu": True},
 }
@@ -109,7 +116,7 @@ def _collect(builtin: bool) -> list[tuple[str, dict[str, Any]]]:
     """Rendered objects for parametrization; empty if a render is missing
     (test_committed_manifests_match_render then reports it)."""
     out = []
-    for env in ENVS:
+    for env in RENDERED_ENVS:
         path = _manifest_path(env)
         if path.is_file():
             out += [(env, d) for d in _load_docs(path.read_text()) if _is_builtin(d) == builtin]
@@ -129,7 +136,8 @@ def _pod_specs(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
         for comp in ("predictor", "transformer", "explainer"):
             if comp in spec:
                 yield f"spec.{comp}", spec[comp]
-    elif kind == "Pod":
+    elif kind in ("Pod", "ServingRuntime", "ClusterServingRuntime"):
+        # A serving runtime's containers and volumes are merged into the pod.
         yield "spec", spec
     elif kind == "CronJob":
         yield "spec.jobTemplate.spec.template.spec", spec["jobTemplate"]["spec"]["template"]["spec"]
@@ -233,7 +241,7 @@ def _crd_errors(doc: dict[str, Any]) -> list[str]:
 # (a) committed manifests == fresh render
 
 
-@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("env", RENDERED_ENVS)
 def test_committed_manifests_match_render(env: str) -> None:
     kubectl = _kubectl()
     if kubectl is None:
@@ -267,9 +275,9 @@ def test_render_has_expected_objects(env: str) -> None:
         assert expected in kinds, f"{env}: {expected} missing from the render"
 
 
-@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("env", RENDERED_ENVS)
 def test_namespace_and_labels(env: str) -> None:
-    ns = f"empathy-{env}"
+    ns = NAMESPACES[env]
     for doc in _docs(env):
         meta = doc["metadata"]
         what = f"{env}:{doc['kind']}/{meta['name']}"
@@ -380,7 +388,7 @@ def test_kubernetes_validate_rejects_broken_object() -> None:
 # (d) security
 
 
-@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("env", RENDERED_ENVS)
 def test_pod_security(env: str) -> None:
     checked = 0
     for doc in _docs(env):
