@@ -11,9 +11,13 @@
 2. Training: the tiny MoE preset (configs/train/tiny-moe-cpu.yaml) on the
    demo train split, three repeats with different seeds; tokens per second
    (non-pad tokens) and peak RSS.
-3. Serving: the trained model behind `empathy serve` (kserve ModelServer on
-   127.0.0.1), 40 sequential chat requests of up to 64 new tokens through the
-   v1 route after 5 warm-up requests; p50/p95/p99 round-trip latency.
+3. Serving: the trained model behind `empathy serve` as deployed (kserve
+   ModelServer on 127.0.0.1 with API-key auth, the guard, the audit log and
+   the stores), 40 sequential chat requests of up to 64 new tokens through
+   the OpenAI route after 5 warm-up requests: p50/p95/p99 round-trip latency;
+   generation alone and the guard alone on the same prompts, and what is left
+   (the server's own overhead); then a load run of 2,000 requests at
+   concurrency 16: errors, throughput, latency.
 4. Trainer overhead: the recipe's own `train()` against a bare PyTorch loop
    (forward, token-mean cross-entropy plus the router loss, backward, clip,
    AdamW, scheduler, zero_grad) over the identical batches of the tiny preset
@@ -336,39 +340,112 @@ def bench_packing(long_seq_len: int = 4096) -> dict:
     return out
 
 
-def bench_serving(model_dir: Path, work: Path, requests: int, warmup: int, max_new_tokens: int) -> dict:
-    from empathy.deploy import free_port, stop_process
-    from empathy.io import read_jsonl
-    from empathy.serve.client import ChatClient
+def _chat_request(client, base: str, key: str, text: str, max_new_tokens: int) -> tuple[float, dict]:
+    started = time.perf_counter()
+    response = client.post(f"{base}/openai/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                           json={"model": "empathy-chat", "messages": [{"role": "user", "content": text}],
+                                 "max_tokens": max_new_tokens, "temperature": 0})
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    response.raise_for_status()
+    return elapsed_ms, response.json()
 
+
+def _latency_summary(latencies: list[float]) -> dict:
+    return {"latency_ms_p50": percentile(latencies, 0.50), "latency_ms_p95": percentile(latencies, 0.95),
+            "latency_ms_p99": percentile(latencies, 0.99), "latency_ms_max": max(latencies)}
+
+
+def bench_serving(model_dir: Path, work: Path, requests: int, warmup: int, max_new_tokens: int,
+                  load_requests: int, concurrency: int) -> dict:
+    """Through `empathy serve` as deployed (auth, guard, audit, stores on SQLite, metrics): sequential latency on
+    the OpenAI route; the same prompts through ChatGenerator.reply in this process (generation alone) and through
+    Guard.respond with generation stubbed (the guard alone); then a load run at `concurrency`. Every request text
+    is unique (a request number is appended), so the response cache never answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from empathy.deploy import free_port, stop_process
+    from empathy.generate import ChatGenerator
+    from empathy.io import read_jsonl
+    from empathy.serve.auth import KeyStore
+    from empathy.serve.guard import Guard
+
+    urls = {"EMPATHY_AUTH_URL": f"sqlite:///{work / 'auth.db'}", "EMPATHY_AUDIT_URL": f"sqlite:///{work / 'audit.db'}",
+            "EMPATHY_CONVERSATION_URL": f"sqlite:///{work / 'conversations.db'}",
+            "EMPATHY_INFERENCE_LOG_URL": f"sqlite:///{work / 'inference.db'}"}
+    with KeyStore(urls["EMPATHY_AUTH_URL"]) as keys:
+        key = keys.create("client", subject="bench")
+    prompts = [row["text"] for row in read_jsonl(REPO / "data/demo/inference_inputs.jsonl")]
+    texts = [f"{prompts[i % len(prompts)]} ({i})" for i in range(warmup + requests + load_requests)]
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     log = (work / "serve.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "empathy.cli", "serve", "--model", str(model_dir), "--port",
-                             str(port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    client = ChatClient(f"http://127.0.0.1:{port}", "empathy-chat")
+                             str(port), "--rate-limit", str(10 * (requests + load_requests)),
+                             "--max-new-tokens", str(max_new_tokens)],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **urls})
     try:
-        deadline = time.monotonic() + 180
-        while not client.ready():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start; see {work / 'serve.log'}")
-            time.sleep(0.2)
-        prompts = [row["text"] for row in read_jsonl(REPO / "data/demo/inference_inputs.jsonl")]
-        for i in range(warmup):
-            client.chat([{"role": "user", "content": prompts[i % len(prompts)]}], max_new_tokens)
-        latencies, tokens = [], []
-        for i in range(requests):
-            reply = client.chat([{"role": "user", "content": prompts[i % len(prompts)]}], max_new_tokens)
-            latencies.append(reply["latency_ms"])
-            tokens.append(reply["completion_tokens"])
+        with httpx.Client(timeout=120) as client:
+            deadline = time.monotonic() + 300
+            while True:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start; see {work / 'serve.log'}")
+                try:
+                    if client.get(f"{base}/v2/health/ready").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.5)
+            for text in texts[:warmup]:
+                _chat_request(client, base, key, text, max_new_tokens)
+            sequential, tokens = [], []
+            for text in texts[warmup:warmup + requests]:
+                ms, body = _chat_request(client, base, key, text, max_new_tokens)
+                sequential.append(ms)
+                tokens.append(body["usage"]["completion_tokens"])
+
+        def one(text: str) -> float | None:
+            try:
+                return _chat_request(load_client, base, key, text, max_new_tokens)[0]
+            except httpx.HTTPError:
+                return None
+
+        load_texts = texts[warmup + requests:]
+        with httpx.Client(timeout=300, limits=httpx.Limits(max_connections=concurrency)) as load_client, \
+                ThreadPoolExecutor(concurrency) as pool:
+            started = time.perf_counter()
+            under_load = list(pool.map(one, load_texts))
+            load_seconds = time.perf_counter() - started
     finally:
-        client.close()
         stop_process(proc)
         log.close()
+
+    generator = ChatGenerator.from_dir(model_dir)
+    generate_ms = []
+    for text in texts[warmup:warmup + requests]:
+        started = time.perf_counter()
+        generator.reply([{"role": "user", "content": text}], max_new_tokens)
+        generate_ms.append((time.perf_counter() - started) * 1000)
+    guard = Guard()
+    guard.respond([{"role": "user", "content": texts[0]}], lambda m: "That sounds hard. What helps a little?")
+    guard_ms = []
+    for text in texts[warmup:warmup + requests]:
+        started = time.perf_counter()
+        guard.respond([{"role": "user", "content": text}], lambda m: "That sounds hard. What helps a little?")
+        guard_ms.append((time.perf_counter() - started) * 1000)
+    ok = [ms for ms in under_load if ms is not None]
     return {
+        "route": "POST /openai/v1/chat/completions (API key, guard, audit, stores on SQLite)",
         "requests": requests, "max_new_tokens": max_new_tokens, "mean_completion_tokens": statistics.mean(tokens),
-        "latency_ms_p50": percentile(latencies, 0.50), "latency_ms_p95": percentile(latencies, 0.95),
-        "latency_ms_p99": percentile(latencies, 0.99), "latency_ms_max": max(latencies),
-        "route": "POST /v1/models/empathy-chat:predict (sequential, one client)",
+        **_latency_summary(sequential),
+        "generate_only_ms_p50": percentile(generate_ms, 0.50),
+        "guard_only_ms_p50": percentile(guard_ms, 0.50), "guard_only_ms_p95": percentile(guard_ms, 0.95),
+        "server_overhead_ms_p50": percentile(sequential, 0.50) - percentile(generate_ms, 0.50)
+                                  - percentile(guard_ms, 0.50),
+        "load": {"requests": len(load_texts), "concurrency": concurrency, "errors": len(under_load) - len(ok),
+                 "seconds": load_seconds, "requests_per_second": len(ok) / load_seconds,
+                 **(_latency_summary(ok) if ok else {})},
     }
 
 
@@ -384,6 +461,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--load-requests", type=int, default=2000, help="serving load run: requests in all")
+    parser.add_argument("--concurrency", type=int, default=16, help="serving load run: requests in flight")
     parser.add_argument("--overhead-steps", type=int, default=96,
                         help="optimizer steps per timed run (several epochs of the demo split)")
     parser.add_argument("--overhead-warmup", type=int, default=8, help="steps of each side before timing")
@@ -409,7 +488,8 @@ def main() -> int:
         if "training" in only:
             result["training"], model_dir = bench_training(data, work, args.repeats)
         if "serving" in only:
-            result["serving"] = bench_serving(model_dir, work, args.requests, args.warmup, args.max_new_tokens)
+            result["serving"] = bench_serving(model_dir, work, args.requests, args.warmup, args.max_new_tokens,
+                                              args.load_requests, args.concurrency)
         if "training-overhead" in only:
             result["training_overhead"] = bench_trainer_overhead(data, args.overhead_steps, args.overhead_warmup,
                                                                  args.overhead_repeats)

@@ -17,6 +17,8 @@ the processes it started; fixtures in the test packages wrap them with a scope.
         ...
     with redis_server() as r:                # r.url -> redis://127.0.0.1:PORT/0
         ...
+    with empathy_server(["--model", uri, "--no-auth"], env, log) as (base, proc):   # `empathy serve`
+        ...
 
 MongoDB is SecantusDB (PyPI `SecantusDB`, the MongoDB wire protocol; no
 mongod installs here). Redis is the distribution's redis-server binary
@@ -333,3 +335,38 @@ def redis_server() -> Iterator[Redis]:
     finally:
         _stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def empathy_server(args: list[str], env: dict[str, str], log: Path,
+                   ready_timeout: float = 240.0) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`empathy serve ARGS --port <free>` on 127.0.0.1, yielded once /v2/health/ready answers 200; the process
+    group is stopped at the end (SIGTERM, then SIGKILL after 20 s). Startup loads the guard's detectors: ~40 s."""
+    import sys
+
+    import httpx
+
+    port = free_port()
+    with log.open("w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "empathy.cli", "serve", *args, "--port", str(port)],
+                                stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            try:
+                if httpx.get(f"{base}/v2/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"server not ready in {ready_timeout:.0f} s: " + log.read_text()[-3000:]
+            time.sleep(0.3)
+        yield base, proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -206,11 +206,19 @@ def cmd_monitor(args):
 
 
 def cmd_serve(args):
+    from empathy.serve.app import ServeSettings
     from empathy.serve.predictor import serve
 
     if args.tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
-    serve(args.model, host=args.host, port=args.port, name=args.name, tracking_uri=args.tracking_uri)
+    settings = ServeSettings(
+        host=args.host, auth=not args.no_auth, auth_url=args.auth_url, audit_url=args.audit_url,
+        conversation_url=args.conversation_url, inference_log_url=args.inference_log_url,
+        rate_limit_url=args.rate_limit_url, rate_limit=args.rate_limit, rate_window_s=args.rate_window_s,
+        cache_url=args.cache_url, max_body_bytes=args.max_body_bytes, max_new_tokens=args.max_new_tokens)
+    settings.check()
+    serve(args.model, host=args.host, port=args.port, name=args.name, tracking_uri=args.tracking_uri,
+          settings=settings)
 
 
 def cmd_safety_categories(args):
@@ -641,6 +649,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--name", help="model name in the routes (default: the registered name)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
+    p.add_argument("--no-auth", action="store_true",
+                   help="serve without API keys/JWTs (local demo only: refused unless --host is loopback)")
+    p.add_argument("--auth-url", help="API key store URL (default: $EMPATHY_AUTH_URL, else sqlite:///runs/serve/auth.db);"
+                   " JWTs are accepted when $EMPATHY_JWT_SECRET is set")
+    p.add_argument("--audit-url", help="audit log URL (default: $EMPATHY_AUDIT_URL, else sqlite:///runs/serve/audit.db)")
+    p.add_argument("--conversation-url", help="conversation store (default: $EMPATHY_CONVERSATION_URL, else SQLite)")
+    p.add_argument("--inference-log-url", help="inference log (default: $EMPATHY_INFERENCE_LOG_URL, else SQLite)")
+    p.add_argument("--rate-limit-url", help="rate limiter (default: $EMPATHY_RATE_LIMIT_URL, else memory://)")
+    p.add_argument("--rate-limit", type=int, default=60, help="chat requests per principal per window (default 60)")
+    p.add_argument("--rate-window-s", type=float, default=60.0)
+    p.add_argument("--cache-url", help="response cache (default: $EMPATHY_CACHE_URL, else memory://)")
+    p.add_argument("--max-body-bytes", type=int, default=1_000_000)
+    p.add_argument("--max-new-tokens", type=int, default=64, help="default reply length when a request names none")
     p.set_defaults(func=cmd_serve)
 
     safety = sub.add_parser("safety", help="clinical safety: categories, risk detection, edge-case generation").add_subparsers(

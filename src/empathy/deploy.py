@@ -91,10 +91,15 @@ def deploy_local(model_uri: str, tracking_uri: str, config: DeployConfig, inputs
     port = free_port()
     name = model_name_from_uri(model_uri)
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
+    # the local demo: loopback only, no credentials; its audit log and stores live beside the server log
+    work = Path(log_path).resolve().parent
+    for var, db in (("EMPATHY_AUDIT_URL", "audit.db"), ("EMPATHY_CONVERSATION_URL", "conversations.db"),
+                    ("EMPATHY_INFERENCE_LOG_URL", "inference_log.db")):
+        env.setdefault(var, f"sqlite:///{work / db}")
     with Path(log_path).open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "empathy.cli", "serve", "--model", model_uri, "--port", str(port),
-             "--host", "127.0.0.1", "--tracking-uri", tracking_uri],
+             "--host", "127.0.0.1", "--tracking-uri", tracking_uri, "--no-auth"],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
     client = ChatClient(f"http://127.0.0.1:{port}", name)

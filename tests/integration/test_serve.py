@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
-import sys
-import time
 
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.services import empathy_server
 
 pytestmark = pytest.mark.integration
 
@@ -52,33 +49,14 @@ def test_predict_rejects_bad_input(predictor, payload, message):
 
 @pytest.fixture(scope="module")
 def server(registered, registry_config, tmp_path_factory):
-    port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     env = {**os.environ, "MLFLOW_TRACKING_URI": registry_config.tracking_uri}
-    with log.open("w") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "empathy.cli", "serve", "--model", f"models:/{registry_config.model_name}@candidate",
-             "--port", str(port)], stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/v2/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server not ready in 120 s: " + log.read_text()[-3000:]
-            time.sleep(0.3)
-        yield base, proc, port
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    for var, db in (("EMPATHY_AUDIT_URL", "audit.db"), ("EMPATHY_CONVERSATION_URL", "conversations.db"),
+                    ("EMPATHY_INFERENCE_LOG_URL", "inference_log.db")):
+        env[var] = f"sqlite:///{log.parent / db}"
+    with empathy_server(["--model", f"models:/{registry_config.model_name}@candidate", "--no-auth"], env, log) \
+            as (base, proc):
+        yield base, proc, int(base.rsplit(":", 1)[1])
 
 
 def test_v1_chat_round_trip(server, registry_config):
@@ -89,6 +67,8 @@ def test_v1_chat_round_trip(server, registry_config):
     assert client.ready()
     reply = client.chat([{"role": "user", "content": "How do I cope with grief?"}], max_new_tokens=8)
     assert reply["completion_tokens"] >= 1 and reply["latency_ms"] > 0
+    assert reply["safety"] == {"risk_level": "none", "action": "none"} or reply["safety"]["action"] in (
+        "none", "filtered")
 
 
 def test_v2_metadata_and_metrics(server, registry_config):
@@ -104,7 +84,7 @@ def test_bad_requests_get_4xx_and_the_server_keeps_serving(server, registry_conf
     bad = httpx.post(url, content=b"{not json", headers={"Content-Type": "application/json"})
     assert 400 <= bad.status_code < 500
     empty = httpx.post(url, json={"instances": [{"messages": []}]})
-    assert empty.status_code == 400 and "non-empty" in empty.json()["error"]
+    assert empty.status_code in (400, 422) and "must not be empty" in empty.json()["error"]["message"]
     unknown = httpx.post(f"{base}/v1/models/no-such-model:predict", json={"instances": []})
     assert unknown.status_code == 404
     ok = httpx.post(url, json={"instances": [{"messages": [{"role": "user", "content": "hi"}], "max_new_tokens": 4}]})

@@ -12,10 +12,12 @@ import httpx
 
 
 class ChatClient:
-    def __init__(self, base_url: str, model_name: str, timeout: float = 60.0):
+    def __init__(self, base_url: str, model_name: str, timeout: float = 60.0, api_key: str | None = None):
+        """`api_key` (an emp_... key or a JWT) is sent as `Authorization: Bearer ...`; none for a --no-auth server."""
         self.base_url = base_url.rstrip("/")
         self.model_name = model_name
-        self.http = httpx.Client(timeout=timeout)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.http = httpx.Client(timeout=timeout, headers=headers)
 
     def ready(self) -> bool:
         try:
@@ -25,7 +27,7 @@ class ChatClient:
         return response.status_code == 200
 
     def chat(self, messages: list[dict[str, str]], max_new_tokens: int = 64) -> dict[str, Any]:
-        """One reply, with the round-trip latency in milliseconds under `latency_ms`."""
+        """One reply (with the guard's `safety` object), with the round-trip latency in milliseconds under `latency_ms`."""
         start = time.perf_counter()
         response = self.http.post(
             f"{self.base_url}/v1/models/{self.model_name}:predict",
