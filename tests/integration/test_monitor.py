@@ -47,14 +47,16 @@ def test_same_distribution_does_not_alert(tmp_path):
     assert json.loads((tmp_path / "drift_summary.json").read_text())["drift_share"] == summary["drift_share"]
 
 
+OFF_TOPIC = [
+    "SELECT * FROM users WHERE id = 1; DROP TABLE logs;",
+    "What is the capital of Australia and its population in 1990?",
+    "Convert 45 degrees Fahrenheit to Celsius, show the formula!!!",
+    "Write a haiku about tax returns: 2023/24 edition #finance",
+]
+
+
 def test_off_topic_inputs_drift(tmp_path):
-    off_topic = [
-        "SELECT * FROM users WHERE id = 1; DROP TABLE logs;",
-        "What is the capital of Australia and its population in 1990?",
-        "Convert 45 degrees Fahrenheit to Celsius, show the formula!!!",
-        "Write a haiku about tax returns: 2023/24 edition #finance",
-    ]
-    summary = drift_report(_texts(COUNSELLING, 80), _texts(off_topic, 40), MonitorConfig(drift_share_alert=0.4), tmp_path)
+    summary = drift_report(_texts(COUNSELLING, 80), _texts(OFF_TOPIC, 40), MonitorConfig(drift_share_alert=0.4), tmp_path)
     assert "nearest_train_similarity" in summary["drifted_columns"]
     means = summary["mean_nearest_train_similarity"]
     assert means["current"] < means["reference"] - 0.2

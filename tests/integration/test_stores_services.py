@@ -21,6 +21,7 @@ from empathy.serve.stores import (
     MongoConversationStore, MongoInferenceLog, RedisRateLimiter, RedisResponseCache, SqlConversationStore,
     SqlInferenceLog, open_conversation_store, open_inference_log, open_rate_limiter, open_response_cache,
 )
+from tests.integration.test_monitor import COUNSELLING, OFF_TOPIC
 from tests.services import mongodb, postgres, redis_server
 
 pytestmark = pytest.mark.integration
@@ -154,24 +155,6 @@ def test_export_matches_the_jsonl_deploy_writes(inference_log, tmp_path):
         {"id": "probe", "text": "Hello", "latency_ms": 50.0, "completion_tokens": 6,
          "model_uri": "models:/empathy-chat/3", "timestamp": "2026-12-01T09:00:00.000000+00:00",
          "output_chars": 19, "risk_level": "none", "action": "reply"}]
-
-
-COUNSELLING = [
-    "I lie awake worrying about work and cannot switch off.",
-    "Since my dad died I feel numb and tired all the time.",
-    "How do I tell my partner I need more time for myself?",
-    "My heart races before every meeting and I want to run away.",
-    "I feel lonely since I moved to a new city for my job.",
-    "I keep snapping at my kids after long days and feel guilty.",
-    "How can I stop putting things off until the last minute?",
-    "I am exhausted by trying to please everyone at work.",
-]
-OFF_TOPIC = [
-    "SELECT * FROM users WHERE id = 1; DROP TABLE logs;",
-    "What is the capital of Australia and its population in 1990?",
-    "Convert 45 degrees Fahrenheit to Celsius, show the formula!!!",
-    "Write a haiku about tax returns: 2023/24 edition #finance",
-]
 
 
 @pytest.mark.slow

@@ -392,14 +392,12 @@ class AuditMiddleware:
         self.log = log
 
     async def __call__(self, scope, receive, send):
-        from empathy.serve.auth import PUBLIC_ROUTES, match_route
+        from empathy.serve.auth import guarded_route
 
-        if scope["type"] != "http":
+        route = guarded_route(scope)
+        if route is None:
             return await self.app(scope, receive, send)
-        path = scope.get("path", "/")
-        template = match_route(path)
-        if template in PUBLIC_ROUTES:
-            return await self.app(scope, receive, send)
+        path, template = route
         import uuid
 
         import anyio.to_thread

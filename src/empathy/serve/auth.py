@@ -128,6 +128,18 @@ def match_route(path: str) -> str | None:
     return None
 
 
+def guarded_route(scope: dict) -> tuple[str, str | None] | None:
+    """(path, route template) of an HTTP request that needs credentials; None for other scopes and public routes.
+
+    AuthMiddleware and AuditMiddleware both start here, so the two always agree on what is guarded.
+    """
+    if scope["type"] != "http":
+        return None
+    path = scope.get("path", "/")
+    template = match_route(path)
+    return None if template in PUBLIC_ROUTES else (path, template)
+
+
 class AuthError(Exception):
     """Authentication (401) or authorisation (403) failed; `message` is safe to show the caller."""
 
@@ -489,12 +501,10 @@ class AuthMiddleware:
         self.on_denied = on_denied
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        route = guarded_route(scope)
+        if route is None:
             return await self.app(scope, receive, send)
-        path = scope.get("path", "/")
-        template = match_route(path)
-        if template in PUBLIC_ROUTES:
-            return await self.app(scope, receive, send)
+        path, template = route
         import anyio.to_thread
 
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
