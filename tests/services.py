@@ -338,17 +338,19 @@ def redis_server() -> Iterator[Redis]:
 
 
 @contextlib.contextmanager
-def empathy_server(args: list[str], env: dict[str, str], log: Path,
-                   ready_timeout: float = 240.0) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`empathy serve ARGS --port <free>` on 127.0.0.1, yielded once /v2/health/ready answers 200; the process
-    group is stopped at the end (SIGTERM, then SIGKILL after 20 s). Startup loads the guard's detectors: ~40 s."""
+def empathy_server(args: list[str], env: dict[str, str], log: Path, ready_timeout: float = 240.0,
+                   command: str = "serve", wait_ready: bool = True,
+                   port: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`empathy serve ARGS --port <free>` (or `empathy guard ...` with command="guard") on 127.0.0.1, yielded once
+    /v2/health/ready answers 200 (once /v2/health/live does with wait_ready=False); the process group is stopped at
+    the end (SIGTERM, then SIGKILL after 20 s). Startup loads the guard's detectors: ~40 s."""
     import sys
 
     import httpx
 
-    port = free_port()
+    port = port or free_port()
     with log.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "empathy.cli", "serve", *args, "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "empathy.cli", command, *args, "--port", str(port)],
                                 stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -356,7 +358,7 @@ def empathy_server(args: list[str], env: dict[str, str], log: Path,
         while True:
             assert proc.poll() is None, log.read_text()[-3000:]
             try:
-                if httpx.get(f"{base}/v2/health/ready", timeout=2).status_code == 200:
+                if httpx.get(f"{base}/v2/health/{'ready' if wait_ready else 'live'}", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

@@ -11,6 +11,7 @@
     empathy deploy   --model-uri models:/empathy-chat/1 --inputs data/demo/inference_inputs.jsonl --out-dir runs/x/deploy
     empathy monitor  --data runs/x/data --inference-log runs/x/deploy/inference_log.jsonl --out-dir runs/x/monitor
     empathy serve    --model models:/empathy-chat@candidate --port 8080
+    empathy guard    --model_name empathy-chat --predictor_host HOST[:PORT] --http_port 8080   (KServe transformer)
     empathy safety categories [--difficulty very_high|high|moderate] [--name NAME]
     empathy safety generate --out-dir runs/x/edge_cases [--provider offline|openai|anthropic|ollama|empathy] [--resume]
     empathy safety classify FILE.jsonl [--out OUT.jsonl]
@@ -205,20 +206,39 @@ def cmd_monitor(args):
     _print(stages.monitor(train_path, args.inference_log, _config(args).monitor, str(_out(args.out_dir))))
 
 
-def cmd_serve(args):
+def _serve_settings(args):
     from empathy.serve.app import ServeSettings
-    from empathy.serve.predictor import serve
 
-    if args.tracking_uri:
-        os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
     settings = ServeSettings(
         host=args.host, auth=not args.no_auth, auth_url=args.auth_url, audit_url=args.audit_url,
         conversation_url=args.conversation_url, inference_log_url=args.inference_log_url,
         rate_limit_url=args.rate_limit_url, rate_limit=args.rate_limit, rate_window_s=args.rate_window_s,
         cache_url=args.cache_url, max_body_bytes=args.max_body_bytes, max_new_tokens=args.max_new_tokens)
     settings.check()
+    return settings
+
+
+def cmd_serve(args):
+    from empathy.serve.predictor import serve
+
+    if args.tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
     serve(args.model, host=args.host, port=args.port, name=args.name, tracking_uri=args.tracking_uri,
-          settings=settings)
+          settings=_serve_settings(args))
+
+
+def cmd_guard(args):
+    from empathy.serve.transformer import serve_guard
+
+    if not args.predictor_host:
+        raise UserError("empathy guard: --predictor_host is required (KServe passes it to a transformer)")
+    # the guard speaks HTTP to the predictor; a gRPC-v2 predictor's REST port answers the v2 readiness check
+    protocol = {"grpc-v2": "v2"}.get(args.predictor_protocol or args.protocol, args.predictor_protocol or args.protocol
+                                     or "v2")
+    serve_guard(args.model_name, args.predictor_host, host=args.host, port=args.port or args.http_port,
+                use_ssl=args.predictor_use_ssl, timeout_s=args.predictor_request_timeout_seconds,
+                retries=args.predictor_request_retries, health_protocol=protocol, model_version=args.model_version,
+                settings=_serve_settings(args))
 
 
 def cmd_safety_categories(args):
@@ -573,6 +593,23 @@ def cmd_pipeline_submit(args):
     print(submit(args.host, args.package, args.experiment, args.run_name, arguments))
 
 
+def _serve_setting_arguments(p) -> None:
+    """The flags `empathy serve` and `empathy guard` share: auth, audit, stores, limits."""
+    p.add_argument("--no-auth", action="store_true",
+                   help="serve without API keys/JWTs (local demo only: refused unless --host is loopback)")
+    p.add_argument("--auth-url", help="API key store URL (default: $EMPATHY_AUTH_URL, else sqlite:///runs/serve/auth.db);"
+                   " JWTs are accepted when $EMPATHY_JWT_SECRET is set")
+    p.add_argument("--audit-url", help="audit log URL (default: $EMPATHY_AUDIT_URL, else sqlite:///runs/serve/audit.db)")
+    p.add_argument("--conversation-url", help="conversation store (default: $EMPATHY_CONVERSATION_URL, else SQLite)")
+    p.add_argument("--inference-log-url", help="inference log (default: $EMPATHY_INFERENCE_LOG_URL, else SQLite)")
+    p.add_argument("--rate-limit-url", help="rate limiter (default: $EMPATHY_RATE_LIMIT_URL, else memory://)")
+    p.add_argument("--rate-limit", type=int, default=60, help="chat requests per principal per window (default 60)")
+    p.add_argument("--rate-window-s", type=float, default=60.0)
+    p.add_argument("--cache-url", help="response cache (default: $EMPATHY_CACHE_URL, else memory://)")
+    p.add_argument("--max-body-bytes", type=int, default=1_000_000)
+    p.add_argument("--max-new-tokens", type=int, default=64, help="default reply length when a request names none")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from typing import get_args
 
@@ -649,20 +686,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--name", help="model name in the routes (default: the registered name)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
-    p.add_argument("--no-auth", action="store_true",
-                   help="serve without API keys/JWTs (local demo only: refused unless --host is loopback)")
-    p.add_argument("--auth-url", help="API key store URL (default: $EMPATHY_AUTH_URL, else sqlite:///runs/serve/auth.db);"
-                   " JWTs are accepted when $EMPATHY_JWT_SECRET is set")
-    p.add_argument("--audit-url", help="audit log URL (default: $EMPATHY_AUDIT_URL, else sqlite:///runs/serve/audit.db)")
-    p.add_argument("--conversation-url", help="conversation store (default: $EMPATHY_CONVERSATION_URL, else SQLite)")
-    p.add_argument("--inference-log-url", help="inference log (default: $EMPATHY_INFERENCE_LOG_URL, else SQLite)")
-    p.add_argument("--rate-limit-url", help="rate limiter (default: $EMPATHY_RATE_LIMIT_URL, else memory://)")
-    p.add_argument("--rate-limit", type=int, default=60, help="chat requests per principal per window (default 60)")
-    p.add_argument("--rate-window-s", type=float, default=60.0)
-    p.add_argument("--cache-url", help="response cache (default: $EMPATHY_CACHE_URL, else memory://)")
-    p.add_argument("--max-body-bytes", type=int, default=1_000_000)
-    p.add_argument("--max-new-tokens", type=int, default=64, help="default reply length when a request names none")
+    _serve_setting_arguments(p)
     p.set_defaults(func=cmd_serve)
+
+    # What KServe passes a transformer, under kserve.model_server's names and types (not imported here: kserve takes
+    # seconds to import and every command builds this parser)
+    p = sub.add_parser("guard", help="the safety guard as a KServe transformer in front of a predictor's OpenAI route")
+    p.add_argument("--model_name", default="empathy-chat",
+                   help="the model name clients send and the guard forwards (vLLM: the LoRA module's name)")
+    p.add_argument("--predictor_host", help="the predictor's host[:port] (KServe: <isvc>-predictor.<namespace>)")
+    p.add_argument("--http_port", type=int, default=8080, help="listen port (kserve's name for it)")
+    p.add_argument("--predictor_protocol", choices=("v1", "v2", "grpc-v2"),
+                   help="the predictor's KServe protocol, for its readiness check (default v2); chat goes to its "
+                        "OpenAI route whatever this says")
+    p.add_argument("--protocol", choices=("v1", "v2", "grpc-v2"), help="older name of --predictor_protocol")
+    p.add_argument("--predictor_use_ssl", type=lambda x: x.lower() in ("1", "true", "yes"), default=False,
+                   help="https to the predictor (true/false)")
+    p.add_argument("--predictor_request_timeout_seconds", type=int, default=600)
+    p.add_argument("--predictor_request_retries", type=int, default=0, help="retries of a failed connection")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; 0.0.0.0 opens it)")
+    p.add_argument("--port", type=int, help="listen port (overrides --http_port)")
+    p.add_argument("--model-version", help="version for audit and metrics (default: the one the predictor reports)")
+    _serve_setting_arguments(p)
+    p.set_defaults(func=cmd_guard)
 
     safety = sub.add_parser("safety", help="clinical safety: categories, risk detection, edge-case generation").add_subparsers(
         dest="safety_command", required=True)

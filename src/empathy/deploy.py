@@ -119,7 +119,11 @@ def deploy_local(model_uri: str, tracking_uri: str, config: DeployConfig, inputs
 
 
 def inference_service_from_manifest(manifest: str | Path, model_uri: str) -> dict[str, Any]:
-    """The manifest's InferenceService with its `--model` argument set to model_uri."""
+    """The manifest's InferenceService with its `--model` argument set to model_uri.
+
+    The argument is looked for in `spec.predictor.model.args` (the model spec on the `empathy-runtime`
+    ServingRuntime, whose container args KServe appends them to), else in the args of a custom
+    `kserve-container` in `spec.predictor.containers`."""
     path = Path(manifest)
     if not path.is_file():
         raise UserError(f"manifest {path}: file not found (run `make manifests`)")
@@ -128,15 +132,20 @@ def inference_service_from_manifest(manifest: str | Path, model_uri: str) -> dic
     if len(services) != 1:
         raise UserError(f"manifest {path}: expected exactly one InferenceService, found {len(services)}")
     isvc = copy.deepcopy(services[0])
-    containers = isvc["spec"]["predictor"].get("containers") or []
-    for container in containers:
-        if container.get("name") == "kserve-container":
-            args = container.get("args", [])
-            if "--model" not in args or args.index("--model") == len(args) - 1:
-                raise UserError(f"manifest {path}: kserve-container has no '--model URI' argument")
-            args[args.index("--model") + 1] = model_uri
-            return isvc
-    raise UserError(f"manifest {path}: InferenceService has no container named kserve-container")
+    predictor = (isvc.get("spec") or {}).get("predictor") or {}
+    if "model" in predictor:
+        where, args = "spec.predictor.model", predictor["model"].setdefault("args", [])
+    else:
+        container = next((c for c in predictor.get("containers") or [] if c.get("name") == "kserve-container"), None)
+        if container is None:
+            raise UserError(f"manifest {path}: InferenceService has neither spec.predictor.model nor a container "
+                            "named kserve-container")
+        where, args = "kserve-container", container.setdefault("args", [])
+    if "--model" not in args or args.index("--model") == len(args) - 1:
+        raise UserError(f"manifest {path}: {where} has no '--model URI' argument (an InferenceService that takes "
+                        "its model from storageUri, like prod-vllm's, is promoted by its adapter's storageUri)")
+    args[args.index("--model") + 1] = model_uri
+    return isvc
 
 
 def apply_inference_service(api: Any, isvc: dict[str, Any], namespace: str) -> str:

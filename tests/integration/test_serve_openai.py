@@ -32,6 +32,8 @@ def server(tiny_model_dir, tmp_path_factory):
     with KeyStore(urls["EMPATHY_AUTH_URL"]) as keys:
         created = {"client": keys.create("client", subject="client-1"),
                    "auditor": keys.create("auditor", subject="auditor-1"),
+                   "admin": keys.create("admin", subject="admin-1"),
+                   "supervisor": keys.create("supervisor", subject="supervisor-1"),
                    "burst": keys.create("client", subject="burst-1")}
     log = work / "serve.log"
     env = {**os.environ, **urls}
@@ -175,6 +177,61 @@ def test_v2_infer_carries_safety(server):
                      headers={"Authorization": f"Bearer {server['keys']['client']}"},
                      json={"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["hi"]}]})
     assert bad.status_code == 400 and "messages" in bad.json()["error"]["message"]
+
+
+def test_audit_and_key_routes_by_role(server):
+    base = server["base"]
+
+    def call(method, path, role=None, **kwargs):
+        headers = {"Authorization": f"Bearer {server['keys'][role]}"} if role else {}
+        return httpx.request(method, f"{base}{path}", headers=headers, timeout=30, **kwargs)
+
+    page = call("GET", "/audit/v1/entries?limit=2", "auditor")
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert len(body["entries"]) == 2 and body["complete"] is False
+    assert body["next_since_seq"] == body["entries"][-1]["seq"]
+    assert all(len(e["content_sha256"]) in (0, 64) and "content" not in e for e in body["entries"])
+    after = call("GET", f"/audit/v1/entries?since_seq={body['next_since_seq']}&limit=1000", "supervisor").json()
+    assert after["entries"][0]["seq"] == body["next_since_seq"] + 1
+    assert call("GET", "/audit/v1/entries?actor=client-1&limit=5", "admin").json()["entries"][0]["actor"] == "client-1"
+    assert call("GET", "/audit/v1/entries?limit=0", "auditor").status_code == 400
+    assert call("GET", "/audit/v1/entries", "client").status_code == 403
+    assert call("GET", "/audit/v1/entries").status_code == 401
+
+    verified = call("GET", "/audit/v1/verify", "auditor")
+    assert verified.status_code == 200 and verified.json()["ok"] is True
+    assert verified.json()["head"]["seq"] >= 1 and len(verified.json()["head"]["hash"]) == 64
+    assert call("GET", "/audit/v1/verify", "supervisor").status_code == 403
+
+    created = call("POST", "/admin/v1/keys", "admin", json={"role": "therapist", "subject": "therapist-9"})
+    assert created.status_code == 201, created.text
+    new = created.json()
+    assert new["role"] == "therapist" and new["subject"] == "therapist-9" and new["key"].startswith("emp_")
+    listed = call("GET", "/admin/v1/keys", "admin").json()["keys"]
+    assert any(k["key_id"] == new["key_id"] for k in listed)
+    assert not any("key" in k or "key_sha256" in k or "salt" in k for k in listed)  # secrets never leave the store
+    chat = {"model": MODEL, "messages": [{"role": "user", "content": "hello, a therapist here"}], "max_tokens": 2}
+    as_therapist = httpx.post(f"{base}/openai/v1/chat/completions", json=chat, timeout=60,
+                              headers={"Authorization": f"Bearer {new['key']}"})
+    assert as_therapist.status_code == 200
+    revoked = call("DELETE", f"/admin/v1/keys/{new['key_id']}", "admin")
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    assert httpx.post(f"{base}/openai/v1/chat/completions", json=chat, timeout=60,
+                      headers={"Authorization": f"Bearer {new['key']}"}).status_code == 401
+    bad_role = call("POST", "/admin/v1/keys", "admin", json={"role": "wizard"})
+    assert bad_role.status_code == 400 and "wizard" in bad_role.json()["error"]["message"]
+    malformed = httpx.post(f"{base}/admin/v1/keys", content=b"{not json", timeout=30,
+                           headers={"Authorization": f"Bearer {server['keys']['admin']}",
+                                    "Content-Type": "application/json"})
+    assert malformed.status_code == 400 and "not valid JSON" in malformed.json()["error"]["message"]
+    assert call("DELETE", "/admin/v1/keys/0123456789abcdef", "admin").status_code == 404
+    assert call("POST", "/admin/v1/keys", "auditor", json={"role": "admin"}).status_code == 403
+    assert call("GET", "/admin/v1/keys", "supervisor").status_code == 403
+
+    entries = call("GET", "/audit/v1/entries?actor=admin-1&limit=1000", "auditor").json()["entries"]
+    actions = [e["action"] for e in entries]
+    assert "key_created" in actions and "key_revoked" in actions
 
 
 def test_zz_audit_and_conversation_store(server):

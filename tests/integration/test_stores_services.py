@@ -107,6 +107,22 @@ def test_conversation_owned_by_one_subject(conversations):
     assert conversations.append("c1", "alice", "user", "again").seq == 1
 
 
+def test_concurrent_exchanges_keep_each_question_next_to_its_answer(conversations):
+    def worker(n):
+        for i in range(5):
+            conversations.append_exchange("c1", "alice", f"q{n}-{i}", f"a{n}-{i}", action="reply")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    turns = conversations.conversation("c1")
+    assert [t.seq for t in turns] == list(range(40))
+    assert all(q.content[1:] == a.content[1:] and (q.role, a.role) == ("user", "assistant")
+               for q, a in zip(turns[::2], turns[1::2]))
+
+
 def test_concurrent_appends_number_turns_without_gaps(conversations):
     errors = []
 

@@ -45,6 +45,8 @@ K8S_VERSION = "1.32"
 
 ISVC_NAME = "empathy-chat"
 CONTAINER_NAME = "kserve-container"
+RUNTIME = "empathy-runtime"
+MODEL_FORMAT = "empathy-chat"
 IMAGE = "ghcr.io/empathy-mlops/empathy-serve:0.1.0"
 CONFIGMAP = "empathy-config"
 SERVICE_ACCOUNT = "empathy-serve"
@@ -104,6 +106,27 @@ def _isvc(env: str) -> dict[str, Any]:
         if d["kind"] == "InferenceService" and d["metadata"]["name"] == ISVC_NAME
     ]
     assert len(found) == 1, f"{env}: expected one InferenceService {ISVC_NAME}, got {len(found)}"
+    return found[0]
+
+
+def _serving_container(env: str, comp: str = "predictor") -> dict[str, Any]:
+    """The container serving `comp`: spec.<comp>.model merged over its runtime's
+    kserve-container (as KServe merges them), or the custom container."""
+    spec = _isvc(env)["spec"][comp]
+    if "model" in spec:
+        runtime = _runtime(env, spec["model"]["runtime"])
+        (base,) = [c for c in runtime["spec"]["containers"] if c["name"] == "kserve-container"]
+        merged = {**base, **{k: v for k, v in spec["model"].items()
+                             if k not in ("modelFormat", "runtime", "protocolVersion", "storageUri", "args")}}
+        merged["args"] = list(base.get("args") or []) + list(spec["model"].get("args") or [])
+        return merged
+    (c,) = [c for c in spec["containers"] if c["name"] == "kserve-container"]
+    return c
+
+
+def _runtime(env: str, name: str) -> dict[str, Any]:
+    found = [d for d in _docs(env) if d["kind"] == "ServingRuntime" and d["metadata"]["name"] == name]
+    assert len(found) == 1, f"{env}: ServingRuntime {name} is not in the render (GitOps: keep it in Git)"
     return found[0]
 
 
@@ -323,7 +346,7 @@ def _broken_copies(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], s
     yield "unknown predictor field", d, "'replicas' was unexpected"
 
     d = copy.deepcopy(doc)
-    pred(d)["containers"][0]["resource"] = {"limits": {"cpu": "1"}}
+    pred(d)["model"]["resource"] = {"limits": {"cpu": "1"}}
     yield "misspelt container field", d, "'resource' was unexpected"
 
     d = copy.deepcopy(doc)
@@ -331,12 +354,12 @@ def _broken_copies(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], s
     yield "scaleMetric outside its enum", d, "is not one of"
 
     d = copy.deepcopy(doc)
-    pred(d)["containers"][0]["resources"]["limits"]["memory"] = "lots"
+    pred(d)["model"]["resources"]["limits"]["memory"] = "lots"
     yield "malformed quantity", d, "does not match"
 
     d = copy.deepcopy(doc)
-    del pred(d)["containers"][0]["name"]
-    yield "container without name", d, "'name' is a required property"
+    del pred(d)["model"]["modelFormat"]["name"]
+    yield "model format without name", d, "'name' is a required property"
 
     d = copy.deepcopy(doc)
     del d["spec"]["predictor"]
@@ -434,9 +457,9 @@ def test_pod_security(env: str) -> None:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_writable_volumes_are_emptydirs(env: str) -> None:
-    pred = _isvc(env)["spec"]["predictor"]
-    vols = {v["name"]: v for v in pred["volumes"]}
-    c = pred["containers"][0]
+    runtime = _runtime(env, _isvc(env)["spec"]["predictor"]["model"]["runtime"])
+    vols = {v["name"]: v for v in runtime["spec"]["volumes"]}
+    c = _serving_container(env)
     env_vars = {e["name"]: e.get("value") for e in c["env"]}
     mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
     assert "emptyDir" in vols[mounts["/tmp"]]
@@ -468,14 +491,19 @@ def test_inferenceservice_contract(env: str) -> None:
     assert isvc["apiVersion"] == "serving.kserve.io/v1beta1"
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
     pred = isvc["spec"]["predictor"]
-    c = pred["containers"][0]
+    assert "containers" not in pred, "the model spec on the project runtime, not a custom container"
+    assert pred["model"]["runtime"] == RUNTIME and pred["model"]["modelFormat"]["name"] == MODEL_FORMAT
+    assert pred["model"]["args"] == ["--model", exp["alias"]], "overlays replace model.args[1]; keep --model first"
+    assert "storageUri" not in pred["model"], "the server loads the model from the registry, not /mnt/models"
+    c = _serving_container(env)
     assert c["name"] == CONTAINER_NAME
     assert c["image"] == IMAGE
     assert "command" not in c, "the image's ENTRYPOINT (empathy) must not be overridden"
-    assert c["args"][:2] == ["serve", "--model"]
-    assert c["args"][2] == exp["alias"], "deploy code replaces args[2]; keep --model at index 1"
+    assert c["args"] == ["serve", "--name={{.Name}}", "--host", "0.0.0.0", "--port", "8080", "--model", exp["alias"]]
     assert _model_arg(c) == exp["alias"]
-    assert c["args"][3:] == ["--host", "0.0.0.0", "--port", "8080"]
+    runtime = _runtime(env, RUNTIME)["spec"]
+    assert {"name": MODEL_FORMAT, "version": "1", "autoSelect": True, "priority": 1} in runtime["supportedModelFormats"]
+    assert pred["model"]["protocolVersion"] in runtime["protocolVersions"]
     assert [p["containerPort"] for p in c["ports"]] == [8080]
     assert pred["minReplicas"] == exp["min"]
     assert pred["maxReplicas"] == exp["max"]
@@ -489,7 +517,7 @@ def test_inferenceservice_contract(env: str) -> None:
 @pytest.mark.parametrize("env", ENVS)
 def test_mlflow_uri_comes_from_configmap(env: str) -> None:
     docs = _docs(env)
-    c = _isvc(env)["spec"]["predictor"]["containers"][0]
+    c = _serving_container(env)
     var = next(e for e in c["env"] if e["name"] == "MLFLOW_TRACKING_URI")
     ref = var["valueFrom"]["configMapKeyRef"]
     assert ref["name"] == CONFIGMAP
@@ -503,7 +531,7 @@ def test_mlflow_uri_comes_from_configmap(env: str) -> None:
 @pytest.mark.parametrize("env", ENVS)
 def test_gpu_placement(env: str) -> None:
     pred = _isvc(env)["spec"]["predictor"]
-    limits = pred["containers"][0]["resources"]["limits"]
+    limits = pred["model"]["resources"]["limits"]
     if EXPECTED[env]["gpu"]:
         assert pred.get("nodeSelector") == {"nvidia.com/gpu.product": H100_PRODUCT}
         assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} \
@@ -523,19 +551,21 @@ def test_prod_is_larger_than_dev() -> None:
                 return float(q[: -len(u)]) * f
         return float(q) / 2**30
 
-    dev = _isvc("dev")["spec"]["predictor"]["containers"][0]["resources"]
-    prod = _isvc("prod")["spec"]["predictor"]["containers"][0]["resources"]
+    dev = _isvc("dev")["spec"]["predictor"]["model"]["resources"]
+    prod = _isvc("prod")["spec"]["predictor"]["model"]["resources"]
     for kind in ("requests", "limits"):
         assert float(prod[kind]["cpu"]) > float(dev[kind]["cpu"])
         assert gib(prod[kind]["memory"]) > gib(dev[kind]["memory"])
 
 
 def test_deploy_stage_substitution_keeps_the_object_valid() -> None:
-    """What the deploy stage does: replace the arg after --model, re-validate."""
-    isvc = _isvc("prod")
-    args = isvc["spec"]["predictor"]["containers"][0]["args"]
-    args[args.index("--model") + 1] = "models:/empathy-chat/7"
-    assert not _crd_errors(isvc)
+    """What the deploy stage does (src/empathy/deploy.py): replace the arg after --model, re-validate."""
+    from empathy.deploy import inference_service_from_manifest
+
+    for env in ENVS:
+        isvc = inference_service_from_manifest(_manifest_path(env), "models:/empathy-chat/7")
+        assert isvc["spec"]["predictor"]["model"]["args"] == ["--model", "models:/empathy-chat/7"]
+        assert not _crd_errors(isvc)
 
 
 @pytest.mark.parametrize("env", ENVS)

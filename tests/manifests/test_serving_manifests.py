@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from test_manifests import ISVC_NAME, RENDERED_ENVS, _crd_errors, _docs, _isvc
+from test_manifests import ISVC_NAME, RENDERED_ENVS, _crd_errors, _docs, _isvc, _runtime, _serving_container
 
 pytestmark = pytest.mark.manifests
 
@@ -48,27 +48,6 @@ def _matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
         if op == "DoesNotExist" and value is not None:
             return False
     return True
-
-
-def _serving_container(env: str, comp: str = "predictor") -> dict[str, Any]:
-    """The container serving `comp`: spec.<comp>.model merged over its runtime's
-    kserve-container (as KServe merges them), or the custom container."""
-    spec = _isvc(env)["spec"][comp]
-    if "model" in spec:
-        runtime = _runtime(env, spec["model"]["runtime"])
-        (base,) = [c for c in runtime["spec"]["containers"] if c["name"] == "kserve-container"]
-        merged = {**base, **{k: v for k, v in spec["model"].items()
-                             if k not in ("modelFormat", "runtime", "protocolVersion", "storageUri", "args")}}
-        merged["args"] = list(base.get("args") or []) + list(spec["model"].get("args") or [])
-        return merged
-    (c,) = [c for c in spec["containers"] if c["name"] == "kserve-container"]
-    return c
-
-
-def _runtime(env: str, name: str) -> dict[str, Any]:
-    found = [d for d in _docs(env) if d["kind"] == "ServingRuntime" and d["metadata"]["name"] == name]
-    assert len(found) == 1, f"{env}: ServingRuntime {name} is not in the render (GitOps: keep it in Git)"
-    return found[0]
 
 
 def _components(env: str) -> list[str]:
@@ -216,3 +195,22 @@ def test_crd_rejects_a_transformer_with_an_unknown_field() -> None:
     isvc = _isvc(VLLM_ENV)
     isvc["spec"]["predictor"]["model"]["loraModules"] = ["x"]
     assert _crd_errors(isvc)
+
+
+def test_vllm_predictor_is_reachable_only_from_the_guard() -> None:
+    """vLLM has no auth: a NetworkPolicy admits only the transformer's pods to the predictor's port."""
+    policies = [d for d in _docs(VLLM_ENV) if d["kind"] == "NetworkPolicy"]
+    guarding = [p for p in policies if _matches(p["spec"]["podSelector"], POD_LABELS["predictor"])]
+    assert guarding, "no NetworkPolicy selects the predictor pods"
+    for policy in guarding:
+        assert "Ingress" in policy["spec"]["policyTypes"]
+        for rule in policy["spec"].get("ingress") or []:
+            assert rule.get("from"), f"{policy['metadata']['name']}: an ingress rule without 'from' admits everyone"
+            for peer in rule["from"]:
+                assert set(peer) == {"podSelector"}, "only pods of this namespace, selected by label"
+                assert _matches(peer["podSelector"], POD_LABELS["transformer"])
+                assert not _matches(peer["podSelector"], POD_LABELS["predictor"] | {"component": "other"})
+            assert [p["port"] for p in rule["ports"]] == [PORT]
+    assert not any(_matches(p["spec"]["podSelector"], POD_LABELS["transformer"]) for p in policies), \
+        "clients must still reach the guard"
+

@@ -45,3 +45,24 @@ def test_audit_verify_exits_1_naming_the_changed_entry(tmp_path, capsys):
         conn.execute("UPDATE serve_audit SET action = 'crisis_response' WHERE seq = 2")
     assert main(["audit", "verify", "--url", f"sqlite:///{db}"]) == 1
     assert "seq 2" in capsys.readouterr().err
+
+
+def test_guard_takes_the_arguments_kserve_gives_a_transformer(monkeypatch, capsys):
+    """`empathy guard` parses KServe's transformer args (kserve.model_server's names) into serve_guard's call; the
+    server itself runs in tests/integration/test_serve_transformer.py."""
+    from empathy.serve import transformer
+
+    calls = []
+    monkeypatch.setattr(transformer, "serve_guard", lambda *a, **kw: calls.append((a, kw)))
+    assert main(["guard", "--host", "0.0.0.0", "--model_name", "empathy-chat", "--predictor_host",
+                 "empathy-chat-predictor.empathy-prod", "--http_port", "8080", "--protocol", "grpc-v2",
+                 "--predictor_request_timeout_seconds", "30", "--rate-limit", "5"]) == 0
+    (args, kw), = calls
+    assert args == ("empathy-chat", "empathy-chat-predictor.empathy-prod")
+    assert (kw["host"], kw["port"], kw["health_protocol"], kw["timeout_s"]) == ("0.0.0.0", 8080, "v2", 30)
+    assert kw["settings"].auth is True and kw["settings"].rate_limit == 5
+
+    assert main(["guard", "--model_name", "empathy-chat"]) == 2
+    assert "--predictor_host is required" in capsys.readouterr().err
+    assert main(["guard", "--predictor_host", "p:80", "--no-auth", "--host", "0.0.0.0"]) == 2
+    assert "--no-auth is only allowed on a loopback host" in capsys.readouterr().err

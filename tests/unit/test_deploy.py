@@ -47,7 +47,7 @@ class FakeCustomObjects:
 
 
 def _model_arg(isvc):
-    args = isvc["spec"]["predictor"]["containers"][0]["args"]
+    args = isvc["spec"]["predictor"]["model"]["args"]
     return args[args.index("--model") + 1]
 
 
@@ -89,8 +89,23 @@ def test_bad_manifests_are_user_errors(tmp_path):
     no_arg = tmp_path / "noarg.yaml"
     no_arg.write_text("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: x}\n"
                       "spec: {predictor: {containers: [{name: kserve-container, args: [serve]}]}}\n")
-    with pytest.raises(UserError, match="--model URI"):
+    with pytest.raises(UserError, match="kserve-container has no '--model URI'"):
         inference_service_from_manifest(no_arg, "models:/m/1")
+    adapter = tmp_path / "adapter.yaml"
+    adapter.write_text("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: x}\n"
+                       "spec: {predictor: {model: {modelFormat: {name: huggingface}, storageUri: 's3://b/a'}}}\n")
+    with pytest.raises(UserError, match="spec.predictor.model has no '--model URI'.*storageUri"):
+        inference_service_from_manifest(adapter, "models:/m/1")
+    custom = tmp_path / "custom.yaml"
+    custom.write_text("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: x}\n"
+                      "spec: {predictor: {containers: [{name: kserve-container, args: [serve, --model, old]}]}}\n")
+    isvc = inference_service_from_manifest(custom, "models:/m/2")
+    assert isvc["spec"]["predictor"]["containers"][0]["args"] == ["serve", "--model", "models:/m/2"]
+    nameless = tmp_path / "nameless.yaml"
+    nameless.write_text("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: x}\n"
+                        "spec: {predictor: {containers: [{name: other}]}}\n")
+    with pytest.raises(UserError, match="neither spec.predictor.model nor a container named kserve-container"):
+        inference_service_from_manifest(nameless, "models:/m/1")
 
 
 def test_default_deploy_config_points_at_a_rendered_manifest(repo):

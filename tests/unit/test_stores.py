@@ -57,6 +57,21 @@ def test_conversation_turns_are_numbered_and_read_back_in_order(conversations):
     assert conversations.conversation("nope") == []
 
 
+def test_an_exchange_is_written_as_two_consecutive_turns(conversations):
+    conversations.append("c1", "alice", "user", "first")
+    user, assistant = conversations.append_exchange("c1", "alice", "I can't sleep", "That sounds hard.",
+                                                    risk_level="low", action="reply", model="empathy-chat@3",
+                                                    latency_ms=12.5, at=T0)
+    assert (user.seq, user.role, user.action, user.model) == (1, "user", "", "")
+    assert (assistant.seq, assistant.role, assistant.action, assistant.latency_ms) == (2, "assistant", "reply", 12.5)
+    assert [t.to_dict() for t in conversations.conversation("c1")][1:] == [user.to_dict(), assistant.to_dict()]
+    with pytest.raises(UserError, match="belongs to another subject"):
+        conversations.append_exchange("c1", "mallory", "q", "a")
+    with pytest.raises(UserError, match="risk_level"):
+        conversations.append_exchange("c2", "alice", "q", "a", risk_level="severe")
+    assert len(conversations.conversation("c1")) == 3 and conversations.conversation("c2") == []
+
+
 def test_conversations_of_a_subject_are_listed_oldest_first(conversations):
     conversations.append("later", "alice", "user", "x", at=T0 + timedelta(hours=1))
     conversations.append("first", "alice", "user", "y", at=T0)
@@ -400,3 +415,16 @@ def test_cache_url_and_bad_settings(monkeypatch):
         open_response_cache(max_entries=0)
     with pytest.raises(UserError, match="value is not JSON-serialisable"):
         open_response_cache().set("k", {"x": object()}, crisis=False)
+
+
+def test_urls_in_messages_never_show_a_password():
+    from empathy.safety.review import display_url
+
+    assert display_url("postgresql+psycopg://app:s3cret@db:5432/audit") == "postgresql+psycopg://app:***@db:5432/audit"
+    assert display_url("mongodb://app:p@ss@h1:27017,h2:27017/empathy") == "mongodb://app:***@h1:27017,h2:27017/empathy"
+    assert display_url("redis://:pw@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
+    assert display_url("sqlite:///runs/serve/audit.db") == "sqlite:///runs/serve/audit.db"
+    assert display_url("app:pw@host") == "<unparseable URL>"
+    with pytest.raises(UserError) as err:
+        open_conversation_store("mongodb://app:hunter2@127.0.0.1:1/")
+    assert "hunter2" not in str(err.value) and "***" in str(err.value)

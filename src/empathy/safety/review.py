@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -130,10 +131,12 @@ def queue_url(explicit: str | None, configured: str) -> str:
 
 
 def display_url(url: str) -> str:
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
+    """The URL with its password hidden, for messages and logs: database, MongoDB (several hosts) and Redis URLs
+    alike. Anything without a scheme is not shown at all."""
+    if not isinstance(url, str) or not re.match(r"^[a-z][a-z0-9+.-]*://", url, flags=re.IGNORECASE):
         return "<unparseable URL>"
+    # user:password@ up to the last "@" before the path, so an unencoded "@" in the password is hidden too
+    return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^/]*@", r"\1:***@", url, flags=re.IGNORECASE)
 
 
 class ReviewQueue:

@@ -115,19 +115,24 @@ class ChatResult:
     safety: dict[str, Any]
     conversation_id: str
     cached: bool = False
+    timings_ms: dict[str, float] | None = None
+
+    def server_timing(self) -> str:
+        """The W3C Server-Timing header: generation, guard (everything else in `chat`) and the whole call."""
+        return ", ".join(f"{name};dur={ms:.2f}" for name, ms in (self.timings_ms or {}).items())
 
 
 class ChatService:
     """Guarded chat turns with stores, cache and metrics; synchronous (run it in a worker thread)."""
 
-    def __init__(self, generator, model_name: str, model_version: str, settings: ServeSettings, guard=None):
+    def __init__(self, generator, model_name: str, model_version: str | None, settings: ServeSettings, guard=None):
         from empathy.serve.guard import Guard
         from empathy.serve.stores import open_conversation_store, open_inference_log, open_rate_limiter, \
             open_response_cache
 
         self.generator = generator
         self.model_name = model_name
-        self.model_label = f"{model_name}@{model_version}"
+        self.model_version = model_version
         self.settings = settings
         self.guard = guard or Guard()
         self.conversations = open_conversation_store(settings.conversation_url)
@@ -136,6 +141,13 @@ class ChatService:
                                          window_s=settings.rate_window_s)
         self.cache = open_response_cache(settings.cache_url, ttl_s=settings.cache_ttl_s)
         self.metrics = metrics()
+
+    @property
+    def model_label(self) -> str:
+        """NAME@VERSION in audit entries, stores, metrics and cache keys; without a version given, the generator's own
+        (a remote predictor reports it once it has loaded the model)."""
+        version = self.model_version or getattr(self.generator, "model_version", None) or "unknown"
+        return f"{self.model_name}@{version}"
 
     def warm_up(self) -> None:
         """Load the guard's detectors now, not on the first request (they take tens of seconds on CPU)."""
@@ -180,6 +192,8 @@ class ChatService:
         params = {"max_new_tokens": max_new, "temperature": temperature, "repetition_penalty": penalty}
         key = cache_key(self.model_label, messages, params) if temperature == 0 else None
         hit = self.cache.get(key) if key else None
+        generate_ms = [0.0]
+        guard_started = time.perf_counter()
         if key:
             self.metrics["cache"].labels("hit" if hit else "miss").inc()
         if hit:
@@ -190,7 +204,9 @@ class ChatService:
             counts = {"finish_reason": "stop", "prompt_tokens": 0, "completion_tokens": 0}
 
             def generate(clean: list[dict[str, str]]) -> str:
+                generate_started = time.perf_counter()
                 out = self.generator.reply(clean, max_new, temperature, penalty)
+                generate_ms[0] += (time.perf_counter() - generate_started) * 1000
                 counts.update(finish_reason=out["finish_reason"], prompt_tokens=out["prompt_tokens"],
                               completion_tokens=out["completion_tokens"])
                 return out["content"]
@@ -207,16 +223,15 @@ class ChatService:
                 self.cache.set(key, {"text": text, "safety": safety, "finish_reason": counts["finish_reason"],
                                      "prompt_tokens": counts["prompt_tokens"]},
                                crisis=safety["action"] == "crisis_response" or guarded.input.crisis)
+        guard_ms = (time.perf_counter() - guard_started) * 1000 - generate_ms[0]
         action = AUDIT_ACTION.get(safety["action"], "reply")
         latency_ms = (time.perf_counter() - started) * 1000
         last_user = next((m.get("content") for m in reversed(messages) if isinstance(m, dict)
                           and m.get("role") == "user"), "")
         last_user = last_user if isinstance(last_user, str) else json.dumps(last_user)
         try:
-            self.conversations.append(conversation_id, subject, "user", last_user, risk_level=risk_level,
-                                      action="", model=self.model_label)
-            self.conversations.append(conversation_id, subject, "assistant", text, risk_level=risk_level,
-                                      action=action, model=self.model_label, latency_ms=latency_ms)
+            self.conversations.append_exchange(conversation_id, subject, last_user, text, risk_level=risk_level,
+                                               action=action, model=self.model_label, latency_ms=latency_ms)
         except UserError as exc:
             if "belongs to another subject" in str(exc):
                 raise ApiError(403, "permission_denied", f"conversation {conversation_id!r} belongs to another "
@@ -234,8 +249,10 @@ class ChatService:
         if state is not None:
             state["audit"] = {"action": action, "model": self.model_label, "risk_level": risk_level,
                               "content": messages}
+        timings = {"generate": generate_ms[0], "guard": guard_ms,
+                   "chat": (time.perf_counter() - started) * 1000}
         return ChatResult(text, counts["finish_reason"], counts["prompt_tokens"], counts["completion_tokens"],
-                          safety, conversation_id, bool(hit))
+                          safety, conversation_id, bool(hit), timings)
 
 
 def principal_subject(state: dict | None) -> str:
@@ -347,7 +364,8 @@ def _openai_router(service: ChatService, predictor_name: str):
         now = int(time.time())
         usage = {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
                  "total_tokens": result.prompt_tokens + result.completion_tokens}
-        headers = {"X-Conversation-Id": result.conversation_id, "X-Request-ID": request_id}
+        headers = {"X-Conversation-Id": result.conversation_id, "X-Request-ID": request_id,
+                   "Server-Timing": result.server_timing()}
         if not body.get("stream"):
             return JSONResponse({
                 "id": cid, "object": "chat.completion", "created": now, "model": predictor_name,
@@ -427,24 +445,27 @@ def _json_error_handlers(app) -> None:
     app.add_exception_handler(json.JSONDecodeError, handler(400, "invalid_request_error"))
 
 
-def build_authenticator(settings: ServeSettings):
-    from empathy.serve.auth import JWT_SECRET_ENV, Authenticator, JWTVerifier, KeyStore
+def build_authenticator(keys):
+    from empathy.serve.auth import JWT_SECRET_ENV, Authenticator, JWTVerifier
 
     jwt = JWTVerifier() if os.environ.get(JWT_SECRET_ENV) else None
-    return Authenticator(KeyStore(settings.auth_url), jwt)
+    return Authenticator(keys, jwt)
 
 
 def install(app, service: ChatService, predictor_name: str, settings: ServeSettings) -> None:
     """Routes, error handlers and middleware on kserve's FastAPI app (after kserve's create_application)."""
+    from empathy.serve.admin import admin_router
     from empathy.serve.audit import AuditLog, AuditMiddleware, audit_key_from_env
-    from empathy.serve.auth import AuthMiddleware
+    from empathy.serve.auth import AuthMiddleware, KeyStore
 
-    app.include_router(_openai_router(service, predictor_name))
-    _json_error_handlers(app)
     audit = AuditLog(settings.audit_url, key=audit_key_from_env())
+    keys = KeyStore(settings.auth_url)
+    app.include_router(_openai_router(service, predictor_name))
+    app.include_router(admin_router(audit, keys))
+    _json_error_handlers(app)
     app.add_middleware(RequestGate, service=service, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware, log=audit)
     if settings.auth:
-        app.add_middleware(AuthMiddleware, authenticator=build_authenticator(settings), audit=audit)
+        app.add_middleware(AuthMiddleware, authenticator=build_authenticator(keys), audit=audit)
     else:
         log.warning("authentication is OFF (--no-auth, loopback only)")

@@ -99,13 +99,8 @@ def _require(module: str, what: str, url: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise UserError(f"{what} {_shown(url)}: needs the Python package {module!r} "
+        raise UserError(f"{what} {display_url(url)}: needs the Python package {module!r} "
                         f"(pip install '{_PINS[module]}')") from None
-
-
-def _shown(url: str) -> str:
-    """The URL with any password replaced, for messages (a regex: mongodb URLs may list several hosts)."""
-    return re.sub(r"^([a-z0-9+.-]+://[^:/@]*):[^@/]*@", r"\1:***@", url, flags=re.IGNORECASE)
 
 
 def _scheme(url: str) -> str:
@@ -152,9 +147,9 @@ class _Mongo:
         try:
             parsed = pymongo.uri_parser.parse_uri(url)
         except (pymongo.errors.InvalidURI, pymongo.errors.ConfigurationError, ValueError) as exc:
-            raise UserError(f"{what} URL {_shown(url)}: {exc}") from None
+            raise UserError(f"{what} URL {display_url(url)}: {exc}") from None
         if not parsed.get("database"):
-            raise UserError(f"{what} URL {_shown(url)}: names no database (mongodb://host:port/DATABASE)")
+            raise UserError(f"{what} URL {display_url(url)}: names no database (mongodb://host:port/DATABASE)")
         ms = int(timeout_s * 1000)
         self.client = pymongo.MongoClient(url, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, tz_aware=True)
         self.db = self.client[parsed["database"]]
@@ -179,7 +174,7 @@ class _MongoGuard:
 
     def __exit__(self, kind, exc, tb) -> bool:
         if exc is not None and isinstance(exc, self.mongo.errors.ConnectionFailure):
-            raise StoreUnavailable(f"{self.mongo.what} {_shown(self.mongo.url)}: cannot reach the server "
+            raise StoreUnavailable(f"{self.mongo.what} {display_url(self.mongo.url)}: cannot reach the server "
                                    f"({str(exc).split(',')[0]})") from None
         return False
 
@@ -189,11 +184,11 @@ def _redis_client(url: str, what: str, timeout_s: float) -> Any:
     try:
         client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
     except ValueError as exc:
-        raise UserError(f"{what} URL {_shown(url)}: {exc}") from None
+        raise UserError(f"{what} URL {display_url(url)}: {exc}") from None
     try:
         client.ping()
     except redis.exceptions.RedisError as exc:
-        raise StoreUnavailable(f"{what} {_shown(url)}: cannot reach the server ({exc})") from None
+        raise StoreUnavailable(f"{what} {display_url(url)}: cannot reach the server ({exc})") from None
     return client
 
 
@@ -212,7 +207,7 @@ class _RedisGuard:
         import redis
 
         if exc is not None and isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
-            raise StoreUnavailable(f"{self.what} {_shown(self.url)}: cannot reach the server ({exc})") from None
+            raise StoreUnavailable(f"{self.what} {display_url(self.url)}: cannot reach the server ({exc})") from None
         return False
 
 
@@ -254,6 +249,24 @@ class ConversationStore(ABC):
                action: str = "", model: str = "", latency_ms: float = 0.0,
                at: datetime | str | None = None) -> Turn:
         """Append one turn and return it with its number in the conversation."""
+        return self._append([self._fields(conversation_id, subject, role, content, risk_level=risk_level,
+                                          action=action, model=model, latency_ms=latency_ms, at=at)])[0]
+
+    def append_exchange(self, conversation_id: str, subject: str, user: str, assistant: str, *,
+                        risk_level: str = "none", action: str = "", model: str = "", latency_ms: float = 0.0,
+                        at: datetime | str | None = None) -> tuple[Turn, Turn]:
+        """A user turn and the assistant's reply, numbered consecutively and written together (one transaction on
+        SQL, one counter update and one insert on MongoDB): the store never holds a question without its answer."""
+        user_turn, assistant_turn = self._append([
+            self._fields(conversation_id, subject, "user", user, risk_level=risk_level, at=at),
+            self._fields(conversation_id, subject, "assistant", assistant, risk_level=risk_level, action=action,
+                         model=model, latency_ms=latency_ms, at=at)])
+        return user_turn, assistant_turn
+
+    @staticmethod
+    def _fields(conversation_id: str, subject: str, role: str, content: str, *, risk_level: str = "none",
+                action: str = "", model: str = "", latency_ms: float = 0.0,
+                at: datetime | str | None = None) -> dict[str, Any]:
         what = "conversation turn"
         _text(what, "conversation_id", conversation_id)
         _text(what, "subject", subject)
@@ -264,13 +277,13 @@ class ConversationStore(ABC):
             raise UserError(f"{what}: content must be a string, got {type(content).__name__}")
         if not isinstance(latency_ms, (int, float)) or latency_ms < 0:
             raise UserError(f"{what}: latency_ms must be a number >= 0, got {latency_ms!r}")
-        fields = {"conversation_id": conversation_id, "subject": subject, "role": role, "content": content,
-                  "risk_level": risk_level, "action": action, "model": str(model)[:200],
-                  "latency_ms": float(latency_ms), "at": _utc(at)}
-        return self._append(fields)
+        return {"conversation_id": conversation_id, "subject": subject, "role": role, "content": content,
+                "risk_level": risk_level, "action": action, "model": str(model)[:200],
+                "latency_ms": float(latency_ms), "at": _utc(at)}
 
     @abstractmethod
-    def _append(self, fields: dict[str, Any]) -> Turn: ...
+    def _append(self, turns: list[dict[str, Any]]) -> list[Turn]:
+        """Write the turns (all of one conversation and subject) with consecutive numbers, all or none."""
 
     @abstractmethod
     def conversation(self, conversation_id: str) -> list[Turn]:
@@ -328,8 +341,20 @@ inference_table = sa.Table(
 _TURN_COLUMNS = [c.name for c in turns_table.columns]
 
 
+def _sqlite_wal_normal(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 def _sql_engine(url: str, what: str) -> sa.Engine:
     engine = make_engine(url, what)
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        # WAL with synchronous=NORMAL: a committed turn survives the server process crashing (only a power loss
+        # can take the last commits), and a commit costs no fsync; the default rollback journal's two fsyncs a
+        # commit were most of the server's own time per request. The audit log keeps synchronous=FULL.
+        sa.event.listen(engine, "connect", _sqlite_wal_normal)
     create_tables(_sql_meta, engine, what)
     return engine
 
@@ -343,18 +368,19 @@ class SqlConversationStore(ConversationStore):
         # SQLite has one writer at a time anyway; the lock spares this process's threads the busy-retry loop
         self._lock = threading.Lock()
 
-    def _append(self, fields: dict[str, Any]) -> Turn:
-        cid = fields["conversation_id"]
+    def _append(self, turns: list[dict[str, Any]]) -> list[Turn]:
+        cid, subject = turns[0]["conversation_id"], turns[0]["subject"]
         for _ in range(20):
             try:
                 with self._lock, self.engine.begin() as conn:
                     row = conn.execute(sa.select(sa.func.max(turns_table.c.seq), sa.func.min(turns_table.c.subject))
                                        .where(turns_table.c.conversation_id == cid)).one()
-                    if row[1] is not None and row[1] != fields["subject"]:
-                        raise self._conflict(cid, fields["subject"])
-                    seq = 0 if row[0] is None else row[0] + 1
-                    conn.execute(turns_table.insert().values(seq=seq, **fields))
-                    return Turn(seq=seq, **fields)
+                    if row[1] is not None and row[1] != subject:
+                        raise self._conflict(cid, subject)
+                    first = 0 if row[0] is None else row[0] + 1
+                    rows = [{"seq": first + i, **fields} for i, fields in enumerate(turns)]
+                    conn.execute(turns_table.insert(), rows)
+                    return [Turn(**r) for r in rows]
             except sa.exc.IntegrityError:
                 continue  # another process took this seq between our read and insert: read again
             except sa.exc.OperationalError as exc:
@@ -397,23 +423,25 @@ class MongoConversationStore(ConversationStore):
             self.turns.create_index([("subject", 1)])
             self.heads.create_index([("subject", 1)])
 
-    def _append(self, fields: dict[str, Any]) -> Turn:
+    def _append(self, turns: list[dict[str, Any]]) -> list[Turn]:
         from pymongo import ReturnDocument
 
-        cid, subject = fields["conversation_id"], fields["subject"]
+        cid, subject = turns[0]["conversation_id"], turns[0]["subject"]
         with self._m.guard():
             try:
                 # Filtering on the subject too: an id owned by someone else makes the upsert collide on _id.
                 head = self.heads.find_one_and_update(
                     {"_id": cid, "subject": subject},
-                    {"$inc": {"next_seq": 1}, "$setOnInsert": {"started_at": fields["at"]},
-                     "$set": {"last_at": fields["at"]}},
+                    {"$inc": {"next_seq": len(turns)}, "$setOnInsert": {"started_at": turns[0]["at"]},
+                     "$set": {"last_at": turns[-1]["at"]}},
                     upsert=True, return_document=ReturnDocument.AFTER)
             except self._m.errors.DuplicateKeyError:
                 raise self._conflict(cid, subject) from None
-            seq = head["next_seq"] - 1
-            self.turns.insert_one({"seq": seq, **fields})
-        return Turn(seq=seq, **fields)
+            first = head["next_seq"] - len(turns)
+            rows = [{"seq": first + i, **fields} for i, fields in enumerate(turns)]
+            # insert_many adds _id to the dicts it is given: insert copies
+            self.turns.insert_many([dict(r) for r in rows], ordered=True)
+        return [Turn(**r) for r in rows]
 
     def conversation(self, conversation_id: str) -> list[Turn]:
         with self._m.guard():
@@ -450,7 +478,7 @@ def open_conversation_store(url: str | None = None, *, timeout_s: float = CONNEC
         return MongoConversationStore(url, timeout_s)
     if _scheme(url) in ("sqlite", "postgresql"):
         return SqlConversationStore(url)
-    raise UserError(f"conversation store URL {_shown(url)!r}: unsupported; use sqlite:///path, "
+    raise UserError(f"conversation store URL {display_url(url)!r}: unsupported; use sqlite:///path, "
                     "postgresql+psycopg://user@host/db or mongodb://host:port/db")
 
 
@@ -527,7 +555,7 @@ class InferenceLog(ABC):
         return n
 
     def _duplicate(self, id: str) -> UserError:
-        return UserError(f"{self.what} {_shown(self.url)}: a record with id {id!r} already exists")
+        return UserError(f"{self.what} {display_url(self.url)}: a record with id {id!r} already exists")
 
     @abstractmethod
     def _insert(self, rec: InferenceRecord) -> None: ...
@@ -645,7 +673,7 @@ def open_inference_log(url: str | None = None, *, timeout_s: float = CONNECT_TIM
         return MongoInferenceLog(url, timeout_s)
     if _scheme(url) in ("sqlite", "postgresql"):
         return SqlInferenceLog(url)
-    raise UserError(f"inference log URL {_shown(url)!r}: unsupported; use sqlite:///path, "
+    raise UserError(f"inference log URL {display_url(url)!r}: unsupported; use sqlite:///path, "
                     "postgresql+psycopg://user@host/db or mongodb://host:port/db")
 
 
@@ -750,7 +778,7 @@ def open_rate_limiter(url: str | None = None, *, limit: int, window_s: float,
         return MemoryRateLimiter(limit, window_s)
     if _scheme(url) in ("redis", "rediss", "unix"):
         return RedisRateLimiter(url, limit, window_s, timeout_s=timeout_s)
-    raise UserError(f"rate limiter URL {_shown(url)!r}: unsupported; use memory:// or redis://host:port/db")
+    raise UserError(f"rate limiter URL {display_url(url)!r}: unsupported; use memory:// or redis://host:port/db")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -883,4 +911,4 @@ def open_response_cache(url: str | None = None, *, ttl_s: float = 300.0, max_ent
         return MemoryResponseCache(ttl_s, max_entries)
     if _scheme(url) in ("redis", "rediss", "unix"):
         return RedisResponseCache(url, ttl_s, timeout_s=timeout_s)
-    raise UserError(f"response cache URL {_shown(url)!r}: unsupported; use memory:// or redis://host:port/db")
+    raise UserError(f"response cache URL {display_url(url)!r}: unsupported; use memory:// or redis://host:port/db")
