@@ -12,8 +12,8 @@ SHA-256 of message content, never the content. The same operations on the comman
 `empathy auth create-key|revoke-key|list-keys`.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: FastAPI reads the handlers' annotations (Request, key_id: str) at
+# registration, and Request is imported inside admin_router
 import asyncio
 import json
 from dataclasses import asdict
