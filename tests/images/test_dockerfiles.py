@@ -209,13 +209,13 @@ def test_serve_builds_on_base() -> None:
 
 
 def test_serve_image_matches_manifests() -> None:
-    """The InferenceService runs the image and port this Dockerfile produces."""
-    base = (REPO / "kustomize" / "base" / "inferenceservice.yaml")
+    """The ServingRuntime the InferenceService names runs the image and port this Dockerfile produces."""
+    base = (REPO / "kustomize" / "base" / "servingruntime.yaml")
     if not base.is_file():
-        pytest.skip("kustomize/base/inferenceservice.yaml not present")
+        pytest.skip("kustomize/base/servingruntime.yaml not present")
     yaml = pytest.importorskip("yaml")
-    isvc = yaml.safe_load(base.read_text())
-    c = isvc["spec"]["predictor"]["containers"][0]
+    runtime = yaml.safe_load(base.read_text())
+    (c,) = [c for c in runtime["spec"]["containers"] if c["name"] == "kserve-container"]
     assert "command" not in c, "the predictor must keep the image ENTRYPOINT (empathy)"
     assert c["image"].startswith("ghcr.io/empathy-mlops/empathy-serve:")
     assert c["securityContext"]["runAsUser"] == 1000
