@@ -236,6 +236,9 @@ class TrainConfig(StrictModel):
     batch_size: int | Literal["auto"] = Field(8, description="sequences per device per micro-batch; auto: the largest "
                                                              "that fits GPU memory with memory_headroom left (GPU only)")
     memory_headroom: float = Field(0.15, ge=0.0, lt=0.9, description="fraction of GPU memory auto batch size leaves free")
+    measured_mfu: float | None = Field(None, gt=0.0, le=1.0,
+                                       description="MFU this preset's training step reached on one GPU "
+                                                   "(benchmarks/bench_gpu.py); the planner uses it unless --mfu")
     gradient_accumulation_steps: int = Field(1, ge=1)
     gradient_checkpointing: bool = Field(False, description="recompute activations in backward (GPU presets)")
     precision: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto: bf16 autocast on GPU, fp32 on CPU")

@@ -17,8 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from empathy.config import LoraSettings, ModelConfig, load_train_config
+from empathy.config import LoraSettings, ModelConfig, TrainConfig, load_train_config
 from empathy.errors import UserError
 from empathy.train.hardware import ACCELERATORS, accelerator_for
 from empathy.train.plan import (
@@ -160,7 +161,9 @@ def test_the_planner_reports_what_the_table_prints():
     plan = plan_run(preset("olmoe-1b-7b-lora-h100"), 8000, source="olmoe")
     assert plan.tokens.trained == round(8000 * plan.tokens.per_conversation) * 2
     assert plan.total_flops == pytest.approx(plan.flops_per_token["lora_as_run"].training * plan.tokens.processed)
-    expected_hours = plan.total_flops / (1 * 989.4e12 * 0.30) / 3600
+    # the preset's measured MFU (one H200, benchmarks/bench_gpu.py), not the 0.30 assumption
+    assert plan.mfu == 0.24 and plan.mfu_source.startswith("measured")
+    expected_hours = plan.total_flops / (1 * 989.4e12 * 0.24) / 3600
     assert plan.hours == pytest.approx(expected_hours)
     mem = plan.memory
     assert mem.total == mem.weights + mem.adapters + mem.optimizer + mem.activations + mem.layer_working_set + \
@@ -169,6 +172,17 @@ def test_the_planner_reports_what_the_table_prints():
     assert mem.total <= 0.85 * mem.capacity     # auto batch keeps memory_headroom free
     text = format_plan(plan)
     assert "fits in memory" in text and "finishes in the window" in text and f"{plan.micro_batch}" in text
+
+
+def test_mfu_comes_from_the_flag_then_the_preset_then_the_assumption():
+    qwen = preset("qwen3-30b-a3b-lora-h100")
+    assert (plan_run(qwen, 8000).mfu, plan_run(qwen, 8000, mfu=0.5).mfu) == (0.20, 0.5)
+    assert plan_run(qwen, 8000, mfu=0.5).mfu_source == "given (--mfu)"
+    mixtral = plan_run(preset("mixtral-8x7b-lora-h100"), 8000)   # several GPUs: not measured here
+    assert (mixtral.mfu, mixtral.mfu_source) == (0.30, "assumed, not measured")
+    assert "MFU 0.20, measured" in format_plan(plan_run(qwen, 8000))
+    with pytest.raises(ValidationError, match="measured_mfu"):
+        TrainConfig.model_validate({"measured_mfu": 1.5})
 
 
 def test_mixtral_on_one_gpu_with_ddp_does_not_fit():

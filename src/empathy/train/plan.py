@@ -25,7 +25,8 @@ from empathy.io import iter_jsonl_numbered
 from empathy.train.hardware import ACCELERATORS, Accelerator
 
 # An assumption, not a measurement: MoE training spends time that dense training does not (routing, small
-# per-expert matmuls, FSDP communication). Override with --mfu once the trainer has logged its own.
+# per-expert matmuls, FSDP communication). A preset's measured_mfu (benchmarks/bench_gpu.py) replaces it, --mfu
+# replaces both.
 DEFAULT_MFU = 0.30
 DEFAULT_CHARS_PER_TOKEN = 4.0
 # ChatML framing the tokenizer adds to each message: <|im_start|>, the role, a newline; <|im_end|>, a newline.
@@ -486,14 +487,17 @@ def plan_run(cfg: TrainConfig, conversations: int, gpus: int | None = None,
         processed = round(processed * cfg.max_steps / steps)
         steps = cfg.max_steps
     total_flops = flops["lora_as_run"].training * processed
-    mfu_value = mfu or DEFAULT_MFU
+    mfu_value = mfu or cfg.measured_mfu or DEFAULT_MFU
+    mfu_source = ("given (--mfu)" if mfu else
+                  "measured: the preset's measured_mfu, one GPU, benchmarks/bench_gpu.py" if cfg.measured_mfu else
+                  "assumed, not measured")
     hours = total_flops / (world * accelerator.peak_bf16_flops * mfu_value) / 3600
     fits, finishes = memory.total <= memory.capacity, hours <= cfg.max_wall_hours
     plan = Plan(
         config=source, accelerator=accelerator, gpus=world, strategy=cfg.distributed.strategy, tokens=tokens,
         parameters=params, attention_length=attention_length, flops_per_token=flops, total_flops=total_flops,
         micro_batch=micro_batch, micro_batch_source=batch_source, steps=steps, steps_per_epoch=steps_per_epoch,
-        memory=memory, mfu=mfu_value, mfu_source="given (--mfu)" if mfu else "assumed, not measured",
+        memory=memory, mfu=mfu_value, mfu_source=mfu_source,
         hours=hours, max_wall_hours=cfg.max_wall_hours, fits_memory=fits, finishes=finishes,
         gpus_to_fit=None if fits else _gpus_to_fit(cfg, params, accelerator, vocab, world),
         # at a fixed MFU the hours fall as 1 / GPUs, and grow with the conversations
