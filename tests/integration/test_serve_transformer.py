@@ -141,6 +141,14 @@ class _CannedPredictor(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    gets = 0
+
+    def do_GET(self):
+        type(self).gets += 1
+        self.send_response(404)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
     def log_message(self, *args):
         pass
 
@@ -164,7 +172,9 @@ def test_predictor_errors_become_clear_api_errors():
             with pytest.raises(ApiError) as err:
                 client.reply(messages, 4)
             assert (err.value.status, err.value.type) == (status, type_) and text in err.value.message, prefix
-        assert PredictorClient(host, MODEL).model_version == "remote"  # no models route: a label, not an error
+        unversioned = PredictorClient(host, MODEL)
+        # no models route: a label, not an error, and not asked again on every request
+        assert [unversioned.model_version for _ in range(5)] == ["remote"] * 5 and _CannedPredictor.gets == 1
     finally:
         server.shutdown()
     with pytest.raises(ApiError, match="cannot be reached") as err:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from empathy.serve.app import ApiError
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 CHAT_PATH = "/openai/v1/chat/completions"
 MODELS_PATH = "/openai/v1/models"
+VERSION_RETRY_S = 10.0
 
 
 class PredictorClient:
@@ -48,6 +50,7 @@ class PredictorClient:
         self.base_url = f"{'https' if use_ssl else 'http'}://{predictor_host}"
         self.model_name = model_name
         self._version = model_version
+        self._next_version_try = 0.0
         self._lock = threading.Lock()
         self.client = httpx.Client(base_url=self.base_url, timeout=httpx.Timeout(timeout_s, connect=5.0),
                                    transport=httpx.HTTPTransport(retries=retries))
@@ -55,21 +58,22 @@ class PredictorClient:
     @property
     def model_version(self) -> str:
         """The version the predictor reports for the model (`version` in its /openai/v1/models entry, as `empathy
-        serve` reports it), else the model id's `root` (vLLM: the adapter path), else "remote"; asked once."""
+        serve` reports it), else the model id's `root` (vLLM: the adapter path), else "remote". Kept once known;
+        while unknown (predictor down, model not loaded yet) asked again at most every VERSION_RETRY_S."""
         if self._version is None:
             with self._lock:
-                if self._version is None:
+                if self._version is None and time.monotonic() >= self._next_version_try:
+                    self._next_version_try = time.monotonic() + VERSION_RETRY_S
                     try:
                         models = self.client.get(MODELS_PATH, timeout=5.0).json().get("data", [])
                         entry = next((m for m in models if m.get("id") == self.model_name), None)
-                        if entry is None:
-                            return "remote"  # not cached: the predictor may not have loaded the model yet
-                        version = str(entry.get("version") or entry.get("root") or "remote")
-                        # empathy serve reports NAME@VERSION
-                        self._version = version.removeprefix(f"{self.model_name}@")
+                        if entry is not None:
+                            version = str(entry.get("version") or entry.get("root") or "remote")
+                            # empathy serve reports NAME@VERSION
+                            self._version = version.removeprefix(f"{self.model_name}@")
                     except Exception:  # informative only (audit and metrics labels): never fails a request
-                        return "remote"
-        return self._version
+                        pass
+        return self._version or "remote"
 
     def reply(self, messages: list[dict[str, str]], max_new_tokens: int, temperature: float = 0.0,
               repetition_penalty: float | None = None) -> dict[str, Any]:
