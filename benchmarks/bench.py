@@ -443,18 +443,16 @@ def bench_serving(model_dir: Path, work: Path, requests: int, warmup: int, max_n
         guard.respond([{"role": "user", "content": text}], lambda m: "That sounds hard. What helps a little?")
         guard_ms.append((time.perf_counter() - started) * 1000)
     ok = [ms for ms in under_load if ms is not None]
+    # paired, per request: the client's latency less the generation and guard time the server measured for that
+    # same request (Server-Timing), i.e. HTTP, auth, audit, stores, metrics and serialisation
+    overhead = [total - gen - grd for total, gen, grd in zip(sequential, server_generate, server_guard)]
     return {
         "route": "POST /openai/v1/chat/completions (API key, guard, audit, stores on SQLite)",
         "requests": requests, "max_new_tokens": max_new_tokens, "mean_completion_tokens": statistics.mean(tokens),
         **_latency_summary(sequential),
         "generate_only_ms_p50": percentile(generate_ms, 0.50),
         "guard_only_ms_p50": percentile(guard_ms, 0.50), "guard_only_ms_p95": percentile(guard_ms, 0.95),
-        # paired, per request: the client's latency less the generation and guard time the server measured for
-        # that same request (Server-Timing), i.e. HTTP, auth, audit, stores, metrics and serialisation
-        "server_overhead_ms_p50": percentile([total - gen - grd for total, gen, grd in
-                                              zip(sequential, server_generate, server_guard)], 0.50),
-        "server_overhead_ms_p95": percentile([total - gen - grd for total, gen, grd in
-                                              zip(sequential, server_generate, server_guard)], 0.95),
+        "server_overhead_ms_p50": percentile(overhead, 0.50), "server_overhead_ms_p95": percentile(overhead, 0.95),
         "in_server_generate_ms_p50": percentile(server_generate, 0.50),
         "in_server_guard_ms_p50": percentile(server_guard, 0.50),
         "overhead_over_generate_ms_p50": percentile([total - gen for total, gen in

@@ -232,9 +232,9 @@ def cmd_guard(args):
 
     if not args.predictor_host:
         raise UserError("empathy guard: --predictor_host is required (KServe passes it to a transformer)")
-    # the guard speaks HTTP to the predictor; a gRPC-v2 predictor's REST port answers the v2 readiness check
-    protocol = {"grpc-v2": "v2"}.get(args.predictor_protocol or args.protocol, args.predictor_protocol or args.protocol
-                                     or "v2")
+    protocol = args.predictor_protocol or args.protocol or "v2"
+    if protocol == "grpc-v2":
+        protocol = "v2"  # the guard speaks HTTP to the predictor; its REST port answers the v2 readiness check
     serve_guard(args.model_name, args.predictor_host, host=args.host, port=args.port or args.http_port,
                 use_ssl=args.predictor_use_ssl, timeout_s=args.predictor_request_timeout_seconds,
                 retries=args.predictor_request_retries, health_protocol=protocol, model_version=args.model_version,

@@ -48,6 +48,7 @@ def admin_router(audit, keys):
     from starlette.responses import JSONResponse
 
     from empathy.errors import UserError
+    from empathy.serve.auth import key_id_of
 
     router = APIRouter(tags=["audit and keys"])
 
@@ -86,7 +87,7 @@ def admin_router(audit, keys):
             key = await asyncio.to_thread(keys.create, body["role"], subject)
         except UserError as exc:
             raise ApiError(400, "invalid_request_error", str(exc)) from None
-        info = await asyncio.to_thread(keys.get, key.split("_")[1])
+        info = await asyncio.to_thread(keys.get, key_id_of(key))
         _record("key_created")
         return JSONResponse({"key": key, **asdict(info)}, status_code=201)
 

@@ -190,7 +190,8 @@ class ChatService:
         request_id = request_id or uuid.uuid4().hex
 
         params = {"max_new_tokens": max_new, "temperature": temperature, "repetition_penalty": penalty}
-        key = cache_key(self.model_label, messages, params) if temperature == 0 else None
+        label = self.model_label  # once: a remote predictor's version may become known during the request
+        key = cache_key(label, messages, params) if temperature == 0 else None
         hit = self.cache.get(key) if key else None
         generate_ms = [0.0]
         guard_started = time.perf_counter()
@@ -231,14 +232,14 @@ class ChatService:
         last_user = last_user if isinstance(last_user, str) else json.dumps(last_user)
         try:
             self.conversations.append_exchange(conversation_id, subject, last_user, text, risk_level=risk_level,
-                                               action=action, model=self.model_label, latency_ms=latency_ms)
+                                               action=action, model=label, latency_ms=latency_ms)
         except UserError as exc:
             if "belongs to another subject" in str(exc):
                 raise ApiError(403, "permission_denied", f"conversation {conversation_id!r} belongs to another "
                                "subject") from None
             raise
         self.inference_log.record(id=request_id, text=last_user, output_chars=len(text), latency_ms=latency_ms,
-                                  model=self.model_label, risk_level=risk_level, action=action,
+                                  model=label, risk_level=risk_level, action=action,
                                   completion_tokens=counts["completion_tokens"])
         m = self.metrics
         m["latency"].labels(route, safety["action"]).observe(latency_ms / 1000)
@@ -247,7 +248,7 @@ class ChatService:
         m["guard"].labels(safety["action"], risk_level).inc()
         state = current_state.get()
         if state is not None:
-            state["audit"] = {"action": action, "model": self.model_label, "risk_level": risk_level,
+            state["audit"] = {"action": action, "model": label, "risk_level": risk_level,
                               "content": messages}
         timings = {"generate": generate_ms[0], "guard": guard_ms,
                    "chat": (time.perf_counter() - started) * 1000}

@@ -220,9 +220,9 @@ class AuditLog:
         if self.engine.dialect.name == "sqlite":
             if self.engine.url.database not in (None, "", ":memory:"):
                 # WAL lets `verify` and readers run while requests append
-                sa.event.listen(self.engine, "connect", _sqlite_wal)
+                listen_sqlite_wal(self.engine)
                 self._write_engine = make_engine(self.url, "audit log")
-                sa.event.listen(self._write_engine, "connect", _sqlite_wal)
+                listen_sqlite_wal(self._write_engine)
             # Appends take SQLite's write lock before reading the head (BEGIN IMMEDIATE), so writers in other
             # processes wait their turn instead of reading the same head and colliding on the next seq.
             sa.event.listen(self._write_engine, "connect", _sqlite_driver_transactions_off)
@@ -355,10 +355,16 @@ class AuditLog:
         return True, f"{count} audit entries, chain intact (head seq {count}, hash {prev[:12]})"
 
 
-def _sqlite_wal(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.close()
+def listen_sqlite_wal(engine: sa.Engine, synchronous: str = "FULL") -> None:
+    """Every connection of a SQLite-file engine in WAL mode with this `synchronous` level (FULL: one fsync a
+    commit, SQLite's default; NORMAL: none, a commit survives the process crashing but not a power loss)."""
+    def on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.close()
+
+    sa.event.listen(engine, "connect", on_connect)
 
 
 def _sqlite_driver_transactions_off(dbapi_connection, _record) -> None:

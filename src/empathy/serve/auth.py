@@ -222,6 +222,12 @@ def auth_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get(URL_ENV) or DEFAULT_URL
 
 
+def key_id_of(key: str) -> str:
+    """The id part of a whole key `emp_<id>_<secret>`; anything else is returned as it is (taken for an id)."""
+    match = _KEY_RE.match(key)
+    return match.group(1) if match else key
+
+
 class KeyStore:
     """API keys in a SQLAlchemy table: only a salted hash of each key's secret is stored."""
 
@@ -254,10 +260,7 @@ class KeyStore:
         return f"{KEY_PREFIX}_{key_id}_{secret}"
 
     def revoke(self, key_id: str) -> KeyInfo:
-        key_id = key_id.strip()
-        match = _KEY_RE.match(key_id)
-        if match:  # accept the whole key as well as its id, but never store or echo the secret
-            key_id = match.group(1)
+        key_id = key_id_of(key_id.strip())  # the whole key as well as its id, but never store or echo the secret
         with self.engine.begin() as conn:
             active = sa.and_(keys_table.c.key_id == key_id, keys_table.c.revoked_at.is_(None))
             result = conn.execute(keys_table.update().where(active).values(revoked_at=_now()))

@@ -74,7 +74,7 @@ import sqlalchemy as sa
 from empathy.errors import UserError
 from empathy.io import write_jsonl
 from empathy.safety.risk import RISK_LEVELS
-from empathy.serve.audit import ACTIONS, create_tables, display_url, make_engine
+from empathy.serve.audit import ACTIONS, create_tables, display_url, listen_sqlite_wal, make_engine
 
 CONVERSATION_URL_ENV = "EMPATHY_CONVERSATION_URL"
 INFERENCE_LOG_URL_ENV = "EMPATHY_INFERENCE_LOG_URL"
@@ -341,20 +341,13 @@ inference_table = sa.Table(
 _TURN_COLUMNS = [c.name for c in turns_table.columns]
 
 
-def _sqlite_wal_normal(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
 def _sql_engine(url: str, what: str) -> sa.Engine:
     engine = make_engine(url, what)
     if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         # WAL with synchronous=NORMAL: a committed turn survives the server process crashing (only a power loss
         # can take the last commits), and a commit costs no fsync; the default rollback journal's two fsyncs a
         # commit were most of the server's own time per request. The audit log keeps synchronous=FULL.
-        sa.event.listen(engine, "connect", _sqlite_wal_normal)
+        listen_sqlite_wal(engine, "NORMAL")
     create_tables(_sql_meta, engine, what)
     return engine
 

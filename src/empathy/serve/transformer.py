@@ -47,6 +47,7 @@ class PredictorClient:
         if "://" in predictor_host:
             scheme, predictor_host = predictor_host.split("://", 1)
             use_ssl = scheme == "https"
+        self.host, self.use_ssl = predictor_host, use_ssl
         self.base_url = f"{'https' if use_ssl else 'http'}://{predictor_host}"
         self.model_name = model_name
         self._version = model_version
@@ -147,8 +148,8 @@ def serve_guard(model_name: str, predictor_host: str, *, host: str = "127.0.0.1"
     service = ChatService(generator, model_name, model_version, settings)
     service.warm_up()
     predictor.service = service
-    config = PredictorConfig(predictor_host=generator.base_url.split("://", 1)[1], predictor_protocol=health_protocol,
-                             predictor_use_ssl=generator.base_url.startswith("https"),
+    config = PredictorConfig(predictor_host=generator.host, predictor_protocol=health_protocol,
+                             predictor_use_ssl=generator.use_ssl,
                              predictor_request_timeout_seconds=int(timeout_s), predictor_health_check=True)
     log.info("guard for model %r in front of %s", model_name, generator.base_url)
     LoopbackModelServer(host=host, http_port=port, predictor_config=config,
