@@ -29,9 +29,9 @@ edited:
 - round 14: a test split (r14_test_p.txt: 220 counselling-website posts; r14_test_q.txt: 229 short messages; two
   blind writers, committed before it was first read), evaluated once, now development; and 1,600 long
   development posts from four more (r14_dev_*.txt).
-- round 15: the current test split (r15_test_r.txt: 220 counselling-website posts; r15_test_s.txt: 217 short
-  messages, 13 dropped before any evaluation as near repeats of development text; two blind writers, committed
-  before it was first read); and 1,598 development messages from four more (r15_dev_*.txt: long posts told with
+- round 15: a test split (r15_test_r.txt: 220 counselling-website posts; r15_test_s.txt: 217 short messages, 13
+  dropped before any evaluation as near repeats of development text; two blind writers, committed before it was
+  first read), evaluated once, now development; and 1,598 development messages from four more (r15_dev_*.txt: long posts told with
   strong feeling, and everyday messages with the surface of a crisis).
 
 A test sentence whose word set overlaps a development sentence's by a Jaccard index of 0.75 or more makes the
@@ -2226,7 +2226,7 @@ I'm thinking of starting therapy but I don't know what type to choose.
 
 
 
-MODES = ("dev", "test7", "test8", "test9", "test10", "test12", "test13", "test14", "test15")
+MODES = ("dev", "test7", "test8", "test9", "test10", "test12", "test13", "test14", "test15", "test16")
 
 
 def read_rounds(folder: Path = ROUNDS) -> None:
@@ -2234,8 +2234,8 @@ def read_rounds(folder: Path = ROUNDS) -> None:
 
     A block starts with a header line `[kind=… level=… categories=a,b mode=…]` (categories may be empty) and
     holds one sentence per line until the next header; lines starting with `#` are comments. mode is "dev"
-    (train/val), "test7" to "test14" (the round-7 to -14 test splits: each evaluated once, now development) or
-    "test15" (the round-15 test split, the current one).
+    (train/val), "test7" to "test15" (the round-7 to -15 test splits: each evaluated once, now development) or
+    "test16" (the round-16 test split, the current one).
     """
     for path in sorted(folder.glob("*.txt")):
         header: dict[str, str] | None = None
@@ -2287,12 +2287,12 @@ def build() -> list[dict]:
                 # the round-5 test split: evaluated once, its errors published; now development (train or val)
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + ", round-5 test split (evaluated once, then moved to development)"
-            elif mode == "test15":
-                # the round-15 test split (the current one, rounds/r15_test_*.txt), written blind
+            elif mode == "test16":
+                # the round-16 test split (the current one, rounds/r16_test_*.txt), written blind
                 split = "test"
-                source = SOURCE + ", round-15 test split"
-            elif mode in ("test14", "test13", "test12", "test10", "test9", "test8", "test7"):
-                # the round-7 to -14 test splits, written blind: each evaluated once, its errors read; now
+                source = SOURCE + ", round-16 test split"
+            elif mode in ("test15", "test14", "test13", "test12", "test10", "test9", "test8", "test7"):
+                # the round-7 to -15 test splits, written blind: each evaluated once, its errors read; now
                 # development
                 split = "train" if int(stable_hash(text), 16) % 4 else "val"
                 source = SOURCE + f", round-{mode[4:]} test split (evaluated once, then moved to development)"
