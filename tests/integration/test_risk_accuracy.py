@@ -1,4 +1,4 @@
-"""Accuracy of the packaged risk detector on the held-out test split of data/safety/risk_labelled.jsonl (round 15,
+"""Accuracy of the packaged risk detector on the held-out test split of data/safety/risk_labelled.jsonl (round 16,
 written blind), on real client turns of AnnoMI and ESConv test conversations and on counsel-chat's val and test
 questions (by topic, and by annotation); determinism of retraining; and fresh sentences that are in no split:
 indirect crises it must catch and hard negatives it must not flag."""
@@ -80,19 +80,19 @@ def test_packaged_model_was_trained_on_this_data():
     assert model["training_data"]["used_splits"] == ["train", "val"]
 
 
-# Measured on round 15, the current test split (written blind, 437 messages, 220 of them counselling-website posts),
-# evaluated once with the packaged model: recall 0.983 (115 of 117), benign rated high 0.037 (11 of 295: 7 of the 150
-# posts, 4 of the 145 messages), real client turns 0.039 (56 of 1,441), counsel-chat test 4 of 28 by topic (2 of
+# Measured on round 16, the current test split (written blind, 428 messages, 220 of them counselling-website posts),
+# evaluated once with the packaged model: recall 1.000 (109 of 109), benign rated high 0.065 (19 of 294: 7 of the 150
+# posts, 12 of the 144 messages), real client turns 0.037 (53 of 1,441), counsel-chat test 1 of 28 by topic (0 of
 # 30 benign by annotation). Targets that are met are plain tests; the one that is not is an xfail test that turns
 # into XPASS when it is met, with a guard at the measured level beside it. The retired round-3 split gives
-# recall 0.97 and benign 0.104.
+# recall 0.97 and benign 0.117.
 TARGET_RECALL, TARGET_BENIGN = 0.95, 0.05
 GUARD_BENIGN, GUARD_COUNSEL_CHAT = 0.08, 0.2
 
 
 def test_recall_target(report):
     t = report["test"]
-    assert t["high_imminent_n"] >= 110 and t["benign_n"] >= 280
+    assert t["high_imminent_n"] >= 100 and t["benign_n"] >= 280
     assert t["high_imminent_recall"] >= TARGET_RECALL, report["errors"]
 
 
@@ -101,6 +101,8 @@ def test_benign_guard(report):
     assert report["test"]["benign_high_rate"] <= GUARD_BENIGN, report["errors"]
 
 
+@pytest.mark.xfail(reason="issue target not met on round 16: 19 of 294 benign and hard-negative items rated high "
+                          "(6.5%; 9 of them everyday look-alikes of 30)", strict=False)
 def test_benign_target(report):
     assert report["test"]["benign_high_rate"] <= TARGET_BENIGN, report["errors"]
 
@@ -117,7 +119,7 @@ def test_report_covers_categories_and_kinds(report):
     assert all(v["n"] > 0 for v in report["per_category"].values())
     for kind in ("idiom", "past_history", "professional", "fiction", "indirect", "direct"):
         assert kind in report["per_kind"]
-    # round-15 test split: idiom 1/23, past_history 2/15, professional 0/14, fiction 0/10 rated high
+    # round-16 test split: idiom 1/24, past_history 1/15, professional 0/13, fiction 0/10 rated high
     assert report["per_kind"]["idiom"]["high_rate"] <= 0.25
     for kind in ("past_history", "professional", "fiction"):
         assert report["per_kind"][kind]["high_rate"] <= 0.15
@@ -135,21 +137,21 @@ def test_counsel_chat_benign_questions_guard(report, shared_data):
     assert "skipped" not in cc, cc
     assert cc["test"]["benign_questions"] >= 20
     assert cc["test"]["benign_high_rate"] <= GUARD_COUNSEL_CHAT, cc["test"]["benign_flagged"]
-    # by annotation (data/safety/counsel_chat_annotations.md), every topic: test 2 of 30 benign rated high, 2 of 3
+    # by annotation (data/safety/counsel_chat_annotations.md), every topic: test 0 of 30 benign rated high, 1 of 3
     # high caught; val 4 of 67, 2 of 6
     annotated = cc["test"]["annotated"]
     assert annotated["questions"] == 39 and annotated["benign_n"] >= 25
     assert annotated["benign_high_rate"] <= 0.2, cc["test"]["benign_flagged"]
 
 
-@pytest.mark.xfail(reason="issue target not met: 4 of 28 benign-topic counsel-chat test questions rated high (14%; "
-                          "val 8.5%; one of the four is annotated high, one moderate)", strict=False)
 def test_counsel_chat_benign_target(report, shared_data):
+    # met on the round-16 model: 1 of 28 (a mother-in-law who cuts herself and hears voices, annotated moderate);
+    # val 5 of 59 (8.5%), so this holds by a margin of one question
     assert report["counsel_chat"]["test"]["benign_high_rate"] <= TARGET_BENIGN
 
 
 def test_must_catch_indirect_crises(detector):
-    # all 18 caught by the round-15 and round-14 models; the round-7 model caught all 18 too, the models between
+    # all 18 caught by the round-16, -15 and -14 models; the round-7 model caught all 18 too, the models between
     # missed one ("I keep rehearsing how I'd do it at the station."). No rule was ever added for them, so the set
     # stays fresh.
     got = detector.assess_many(MUST_CATCH)

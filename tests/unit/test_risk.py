@@ -222,11 +222,16 @@ def test_packaged_model_file_is_consistent():
     n = len(risk.feature_names())
     assert all(len(h["coef"]) == n for h in list(model["heads"].values()) + list(model["categories"].values()))
     assert len(model["training_data"]["sha256"]) == 64
+    assert model["message_head"]["features"] == risk.MESSAGE_FEATURES
+    assert len(model["message_head"]["coef"]) == len(risk.MESSAGE_FEATURES)
+    # the riskiest window counts most, and more windows need more evidence (the chance of a look-alike grows)
+    coef = dict(zip(risk.MESSAGE_FEATURES, model["message_head"]["coef"]))
+    assert coef["top1_logit"] > 0 and coef["log_windows"] < 0
     assert risk.MODEL_FILE.stat().st_size < 500_000
     memory = risk.MEMORY_FILE
-    # the memory grows with the labelled windows (10.2 MB at 10,839 rows, 12.5 MB at 12,874 rows and 27,458 windows,
-    # many of them long posts, float16); int8 storage would halve it
-    assert model["memory"]["file"] == memory.name and memory.stat().st_size < 14_000_000
+    # the memory grows with the labelled windows (10.2 MB at 10,839 rows, 12.5 MB at 12,874 rows, 14.1 MB at 13,302
+    # rows with counsel-chat's benign train windows added: 19,835 windows, float16); int8 storage would halve it
+    assert model["memory"]["file"] == memory.name and memory.stat().st_size < 16_000_000
     assert model["memory"]["windows"] == model["memory"]["crisis_windows"] + model["memory"]["benign_windows"]
     text = risk.TEXT_FILE
     assert model["text_features"]["file"] == text.name and text.stat().st_size < 3_000_000
@@ -320,6 +325,11 @@ def test_model_load_errors(tmp_path):
     other.write_text(json.dumps(model))
     with pytest.raises(UserError, match="retrain"):
         RiskDetector.load(other)
+    model = json.loads(risk.MODEL_FILE.read_text())
+    model["message_head"]["max_windows"] = 12
+    other.write_text(json.dumps(model))
+    with pytest.raises(UserError, match="message features differ"):
+        RiskDetector(model, other)
 
 
 def test_assessment_dict():
@@ -404,11 +414,27 @@ def test_high_thresholds_keep_recall_and_cut_false_alarms():
 
 def test_text_without_rule_evidence_needs_the_higher_threshold():
     th = {"ge_low": 0.5, "ge_moderate": 0.5, "ge_high": 0.3, "ge_high_no_rule": 0.6, "imminent": 0.9}
-    heads = {"ge_low": np.array([0.9, 0.9]), "ge_moderate": np.array([0.9, 0.9]), "ge_high": np.array([0.45, 0.45]),
-             "imminent": np.array([0.1, 0.1])}
-    match = risk.Match("suicidality", 2, "first", 0, 10, "no way out")
-    levels = risk._levels_from_heads(heads, th, [0, 0], [[match], []])
-    assert levels == [3, 2]
+    high = risk._message_high(np.array([0.45, 0.45, 0.65]), np.array([True, False, False]), th)
+    assert high.tolist() == [True, False, True]
+    heads = {"ge_low": np.array([0.9, 0.9, 0.1]), "ge_moderate": np.array([0.9, 0.1, 0.1])}
+    assert risk._levels_below_high(heads, th).tolist() == [2, 1, 0]
+
+
+def test_message_features_take_the_three_riskiest_windows_and_cap_the_length():
+    # doc 0: one window; doc 1: four windows; doc 2: no window (empty text); doc 3: 64 windows
+    p = np.array([0.9] + [0.2, 0.8, 0.5, 0.1] + [0.01] * 63 + [0.99])
+    doc = np.array([0] + [1] * 4 + [3] * 64)
+    m = risk.message_features(p, doc, 4, np.array([True, False, False, True]))
+    logit = risk._logit
+    assert m.shape == (4, len(risk.MESSAGE_FEATURES))
+    np.testing.assert_allclose(m[0, :3], logit(np.array([0.9] * 3)))          # the riskiest repeated
+    np.testing.assert_allclose(m[1, :3], logit(np.array([0.8, 0.5, 0.2])))    # riskiest first
+    assert m[0, 3] == 0.0 and m[1, 3] == pytest.approx(np.log(4))
+    assert m[2, 0] == pytest.approx(logit(np.zeros(1))[0]) and m[2, 3] == 0.0
+    # a text longer than any labelled crisis message counts as MESSAGE_MAX_WINDOWS windows, no more
+    assert m[3, 3] == pytest.approx(np.log(risk.MESSAGE_MAX_WINDOWS))
+    assert m[3, 0] == pytest.approx(logit(np.array([0.99]))[0])
+    assert m[:, 4].tolist() == [1.0, 0.0, 0.0, 1.0]
 
 
 def test_counsel_chat_annotations_sit_beside_the_labelled_set(tmp_path, monkeypatch):

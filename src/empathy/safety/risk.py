@@ -35,14 +35,18 @@ How a text is scored, in four layers:
    imminent) and one head per category, fitted on the train and val splits of data/safety/risk_labelled.jsonl,
    counsel-chat's train questions at their annotated level, and AnnoMI/ESConv client turns as weak negatives.
    Each labelled row is also added once with its rule features zeroed ("rule dropout"), so the embedding
-   carries weight of its own where the rules miss. Thresholds come from 5-fold out-of-fold predictions (high:
-   the pair of thresholds, with and without rule evidence, that keeps out-of-fold recall of the labelled
-   high/imminent rows at RECALL_TARGET, in short and in long messages, with the fewest false alarms). A long
+   carries weight of its own where the rules miss. Thresholds come from 5-fold out-of-fold predictions. A long
    labelled message is labelled as a whole, but only one of its windows usually carries the risk: of a
    moderate-or-worse message's windows, training keeps the riskiest (rated by a model fitted without them). The
    test split is never read by training. risk_model.json holds the dense coefficients, scaler, thresholds, the
    sha256 of the training data, of counsel-chat and its annotations and of the two .npz files beside it, and the
    embedding model's name. Retraining is deterministic.
+5. The message. Whether a message is high is decided for the message as a whole, not for its riskiest window
+   alone: a small logistic regression (message_head) on the logits of its three riskiest windows' P(high), the
+   log of its window count (capped at MESSAGE_MAX_WINDOWS) and whether any rule matched, fitted on out-of-fold
+   window probabilities. A long post has more windows that can look like a crisis by chance; this weighs that.
+   Its thresholds, with and without rule evidence, are the pair that keeps out-of-fold recall of the labelled
+   high/imminent rows at RECALL_TARGET in short and in long messages with the fewest false alarms.
 
 An undiscounted rule match of strength "imminent" (a plan with means and time, an act in progress) is never
 rated below high, whatever the classifier says.
@@ -50,8 +54,8 @@ rated below high, whatever the classifier says.
 Long texts are cut into windows of a few sentences. Rules scan the whole text;
 up to MAX_EMBED_WINDOWS windows are embedded (every window with a rule hit
 first, riskiest first, then the first and last windows and an even sample of
-the rest) and the text gets the level of its riskiest window, so a crisis
-sentence at the end of a long message is never truncated away.
+the rest), so a crisis sentence at the end of a long message is never
+truncated away.
 """
 
 from __future__ import annotations
@@ -82,7 +86,8 @@ DEFAULT_DATA = Path("data/safety/risk_labelled.jsonl")
 # retired after two evaluations: reported (clearly labelled as seen before), never trained on
 SPLITS = ("train", "val", "test", "test_r3")
 RETIRED_TEST_SPLITS = ("test_r3",)
-FORMAT_VERSION = 4            # 2: a second high threshold without rule evidence; 3: neighbour features; 4: n-grams
+FORMAT_VERSION = 5            # 2: a second high threshold without rule evidence; 3: neighbour features; 4: n-grams;
+                              # 5: the high decision made for the whole message (message_head)
 
 MAX_WINDOW_SENTENCES = 3
 MAX_WINDOW_WORDS = 60
@@ -1185,6 +1190,11 @@ class RiskDetector:
                      for k, v in model["categories"].items()}
         self.thresholds = model["thresholds"]
         self.cat_thresholds = model["category_thresholds"]
+        mh = model["message_head"]
+        if mh.get("features") != MESSAGE_FEATURES or mh.get("max_windows") != MESSAGE_MAX_WINDOWS:
+            raise UserError(f"risk model {path}: its message features differ from this version of the detector; "
+                            "retrain it")
+        self.message_head = (np.asarray(mh["coef"], dtype=np.float64), float(mh["intercept"]))
         self._protos: dict[str, np.ndarray] | None = None
         self.memory = _load_memory(Path(path).with_name(model["memory"]["file"]) if path else MEMORY_FILE,
                                    model["memory"]["sha256"])
@@ -1236,33 +1246,47 @@ class RiskDetector:
                 raise TypeError(f"assess_many: item {i} is {type(t).__name__}, expected str")
         scans, wins, X = self._windows(texts, batch_size)
         heads, cats = self._probs(X, wins) if len(X) else ({}, {})
-        levels = _levels_from_heads(heads, self.thresholds, [w.rule_level for w in wins], [w.matches for w in wins])
         by_doc: dict[int, list[int]] = {}
         for i, w in enumerate(wins):
             by_doc.setdefault(w.doc, []).append(i)
+        if wins:
+            below = _levels_below_high(heads, self.thresholds)
+            doc = np.array([w.doc for w in wins])
+            evidence = np.zeros(len(texts), dtype=bool)
+            np.logical_or.at(evidence, doc, np.array([bool(w.matches) for w in wins]))
+            coef, intercept = self.message_head
+            message = _sigmoid(message_features(heads["ge_high"], doc, len(texts), evidence) @ coef + intercept)
+            high = _message_high(message, evidence, self.thresholds)
         out = []
         for d, text in enumerate(texts):
             idx = by_doc.get(d, [])
             if not idx or not text.strip():
                 out.append(_assessment("none", [], 0.0, ["empty text"] if not text.strip() else []))
                 continue
-            best = max(idx, key=lambda i: (levels[i], heads["ge_high"][i]))
-            level = levels[best]
-            score = float(max(heads["ge_high"][i] for i in idx))
+            riskiest = max(idx, key=lambda i: heads["ge_high"][i])
+            floor = any(wins[i].rule_level == 4 for i in idx)   # an undiscounted act in progress: never below high
+            if high[d] or floor:
+                level = 4 if high[d] and max(heads["imminent"][i] for i in idx) >= self.thresholds["imminent"] else 3
+                # the windows behind the decision: the riskiest, and any that would pass the threshold alone
+                t = self.thresholds["ge_high"] if evidence[d] else self.thresholds["ge_high_no_rule"]
+                top = [i for i in idx if i == riskiest or heads["ge_high"][i] >= t or wins[i].rule_level == 4]
+            else:
+                level = int(max(below[i] for i in idx))
+                top = [i for i in idx if below[i] == level]
             chosen: set[str] = set()
             if level >= 1:
-                top = [i for i in idx if levels[i] == level]
                 for i in top:
                     chosen |= {c for c in RISK_CATEGORIES if cats[c][i] >= self.cat_thresholds[c]}
                     if level >= 3:
                         chosen |= _rule_categories(wins[i].rule_feats)
                 if level >= 3 and not chosen:
                     chosen.add(max(RISK_CATEGORIES, key=lambda c: max(cats[c][i] for i in top)))
+            score = float(message[d])
             ms = [m for i in idx for m in wins[i].matches]
-            ev = [f"classifier: P(high or imminent) = {score:.2f}"]
+            ev = [f"classifier: P(high or imminent) = {score:.2f} for the message"]
             if len(idx) > 1:
-                ev.append(f"riskiest window: characters {wins[best].start}-{wins[best].end} of {len(text)} "
-                          f"({len(idx)} windows scored)")
+                ev.append(f"riskiest window: characters {wins[riskiest].start}-{wins[riskiest].end} of {len(text)} "
+                          f"(P = {heads['ge_high'][riskiest]:.2f}; {len(idx)} windows scored)")
             ev += _evidence(scans[d], ms)
             out.append(_assessment(RISK_LEVELS[level], chosen, score, ev))
         return out
@@ -1340,31 +1364,46 @@ def _embed_text(scan: RuleScan, start: int, end: int) -> str:
     return " ".join(" ".join(parts).split())
 
 
-def _levels_from_heads(heads: dict[str, np.ndarray], th: dict[str, float], rule_levels: list[int],
-                       matches: list[list[Match]]) -> list[int]:
-    """Cumulative heads to a level; an undiscounted act-in-progress rule is never rated below high.
+def _levels_below_high(heads: dict[str, np.ndarray], th: dict[str, float]) -> np.ndarray:
+    """Each window's level from the low and moderate heads (0-2); high is decided for the whole message."""
+    return np.where(heads["ge_moderate"] >= th["ge_moderate"], 2, np.where(heads["ge_low"] >= th["ge_low"], 1, 0))
 
-    A window in which no rule matched at all (not even a discounted match) needs the higher "ge_high_no_rule"
-    threshold to be rated high: short conversational turns ("ok thanks for your advice") otherwise land near
-    crisis text in the embedding space.
-    """
-    n = len(rule_levels)
-    out = []
-    for i in range(n):
-        high = th["ge_high"] if matches[i] else th["ge_high_no_rule"]
-        level = 0
-        if heads["ge_low"][i] >= th["ge_low"]:
-            level = 1
-        if heads["ge_moderate"][i] >= th["ge_moderate"]:
-            level = 2
-        if heads["ge_high"][i] >= high:
-            level = 3
-            if heads["imminent"][i] >= th["imminent"]:
-                level = 4
-        if rule_levels[i] == 4 and level < 3:
-            level = 3
-        out.append(level)
-    return out
+
+MESSAGE_FEATURES = ["top1_logit", "top2_logit", "top3_logit", "log_windows", "rule_evidence"]
+# the longest labelled crisis message has 6 windows: the message head has not seen longer ones, so a longer text
+# counts as 6 (a crisis sentence at the end of 1 MB is not discounted beyond what was measured)
+MESSAGE_MAX_WINDOWS = 6
+MESSAGE_C = 1.0
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(q / (1 - q))
+
+
+def message_features(p_high: np.ndarray, doc: np.ndarray, n_docs: int, evidence: np.ndarray) -> np.ndarray:
+    """Per message (doc index): the logits of its three riskiest windows' P(high) (the last one repeated when it
+    has fewer), log of its window count capped at MESSAGE_MAX_WINDOWS, and whether a rule matched in it."""
+    z = _logit(np.asarray(p_high, dtype=np.float64))
+    order = np.lexsort((-z, doc))
+    d_sorted = doc[order]
+    rank = np.arange(len(order)) - np.searchsorted(d_sorted, d_sorted)
+    top = np.full((n_docs, 3), np.nan)
+    keep = rank < 3
+    top[d_sorted[keep], rank[keep]] = z[order][keep]
+    top[:, 0] = np.where(np.isnan(top[:, 0]), _logit(np.zeros(1))[0], top[:, 0])
+    for j in (1, 2):
+        top[:, j] = np.where(np.isnan(top[:, j]), top[:, j - 1], top[:, j])
+    n_windows = np.bincount(doc, minlength=n_docs)
+    log_windows = np.log(np.clip(n_windows, 1, MESSAGE_MAX_WINDOWS))
+    return np.column_stack([top, log_windows, np.asarray(evidence, dtype=np.float64)])
+
+
+def _message_high(score: np.ndarray, evidence: np.ndarray, th: dict[str, float]) -> np.ndarray:
+    """A message is high when its message score passes the threshold for its rule evidence: a message in which no
+    rule matched at all (not even a discounted match) needs the higher "ge_high_no_rule" threshold, since short
+    conversational turns ("ok thanks for your advice") otherwise land near crisis text in the embedding space."""
+    return np.where(evidence, score >= th["ge_high"], score >= th["ge_high_no_rule"])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1574,8 +1613,9 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
                    recall_target: float = RECALL_TARGET) -> dict[str, Any]:
     """Fit the detector on the train and val splits and write the model file; returns a summary.
 
-    Thresholds come from 5-fold out-of-fold predictions over train + val (the test split is never read): the
-    high thresholds are the pair that keeps out-of-fold recall of high/imminent at `recall_target` with the
+    Thresholds come from 5-fold out-of-fold predictions over train + val (the test split is never read). The
+    message head is fitted on the out-of-fold window probabilities (its own scores out-of-fold again, over the
+    messages), and the high thresholds on its scores are the pair that keeps out-of-fold recall of high/imminent at `recall_target` with the
     fewest false alarms (the model also lists the pair, and its out-of-fold rates, for OPERATING_POINTS, so a
     clinical team can see what another operating point costs before retraining with it), the others
     maximise F1. The final heads are then refit on all of train + val. Counsel-chat questions of its *train* split
@@ -1621,13 +1661,15 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     level = doc_level[doc]
     cats = [doc_cats[d] for d in doc]
     w = np.where(doc < n_dev, 1.0, np.where(doc < n_dev + n_q, COUNSEL_CHAT_WEIGHT, TURN_WEIGHT))
-    # windows from outside the project's labelled set (counsel-chat questions, client turns): kept out of the memory
-    # of neighbours and of the rule-dropout copies
+    # windows from outside the project's labelled set (counsel-chat questions, client turns): kept out of the
+    # rule-dropout copies
     weak_rows = doc >= n_dev
     turn_rows = doc >= n_dev + n_q
     # the memory of labelled windows behind the neighbour features: stored as float16, so train on what is stored
     E16 = X[:, :384].astype(np.float16).astype(np.float32)
-    risky_w, benign_w = ~weak_rows & (level >= 3), ~weak_rows & (level <= 1)
+    # counsel-chat questions annotated none or low join the benign memory: real posts as neighbours of real posts
+    # (an annotated crisis is labelled as a whole message, so its windows cannot be crisis neighbours)
+    risky_w, benign_w = ~weak_rows & (level >= 3), ~turn_rows & (level <= 1)
 
     wtext = [wn.text for wn in wins]
 
@@ -1697,11 +1739,13 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     strata = [min(LEVEL_INDEX[r["risk_level"]], 3) for r in dev] + [4 + min(LEVEL_INDEX[lv], 3) for lv in q_levels] \
         + [9] * len(turns)
     folds = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=0).split(np.zeros(n_oof), strata)
+    oof_high_windows = np.zeros(len(X))
     for tr_docs, te_docs in folds:
         tr, te = np.isin(doc, tr_docs), np.isin(doc, te_docs)
         p = predict(fit_on(riskiest_instances(tr)), te)
         for k in HEADS:
             np.maximum.at(oof[k], doc[te], p[k])
+        oof_high_windows[te] = p["ge_high"]
     lv = doc_level.copy()
     lv[n_dev + n_q:] = -1
     labelled, turn = lv >= 0, lv < 0
@@ -1719,7 +1763,15 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     positives, negatives = [pos & ~several, pos & several], [ben, turn, q_ben]
 
     # the high pair for the chosen target and for each operating point the model lists
-    high_pairs = {t: _high_thresholds(oof["ge_high"], positives, negatives, evidence, t)
+    # the message head, on the out-of-fold window probabilities, and its own out-of-fold scores (folds over the
+    # messages) for the high thresholds
+    M = message_features(oof_high_windows, doc, n_oof, evidence)
+    crisis = (lv >= 3).astype(int)
+    message = np.zeros(n_oof)
+    for tr_docs, te_docs in StratifiedKFold(CV_FOLDS, shuffle=True, random_state=1).split(M, strata):
+        message[te_docs] = _fit_lr(M[tr_docs], crisis[tr_docs], MESSAGE_C).predict_proba(M[te_docs])[:, 1]
+    message_head = _fit_lr(M, crisis, MESSAGE_C)
+    high_pairs = {t: _high_thresholds(message, positives, negatives, evidence, t)
                   for t in sorted(set(OPERATING_POINTS) | {recall_target})}
     thresholds["ge_high"], thresholds["ge_high_no_rule"] = high_pairs[recall_target]
     thresholds["imminent"] = _best_f1_threshold(oof["imminent"][lv >= 3], lv[lv >= 3] >= 4)
@@ -1764,8 +1816,9 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
         "fit": {"estimator": "sklearn LogisticRegression(lbfgs, class_weight=balanced) per head, on the dense "
                                "features and the TF-IDF n-grams", "C": TRAIN_C,
                 "threshold_selection": f"{CV_FOLDS}-fold out-of-fold predictions on train+val and the real turns; "
-                                       "high: the pair (with, without rule evidence) that keeps recall at the "
-                                       "target with the fewest false alarms",
+                                       "high: on the message head's out-of-fold scores, the pair (with, without "
+                                       "rule evidence) that keeps recall at the target in short and in long "
+                                       "messages with the fewest false alarms",
                 "rule_dropout_weight": RULE_DROPOUT_WEIGHT,
                 "recall_target": recall_target},
         "feature_names": feature_names(),
@@ -1777,13 +1830,15 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
                    "k": KNN_K},
         "scaler": {"mean": [round(float(x), 7) for x in mean], "scale": [round(float(x), 7) for x in scale]},
         "heads": {k: pack(m) for k, m in heads.items()},
+        "message_head": {"features": MESSAGE_FEATURES, "max_windows": MESSAGE_MAX_WINDOWS, "C": MESSAGE_C,
+                         **pack(message_head)},
         "categories": {c: pack(m) for c, m in cat_models.items()},
         "thresholds": {k: round(v, 6) for k, v in thresholds.items()},
         "category_thresholds": {k: round(v, 6) for k, v in cat_thresholds.items()},
     }
     # the decision rule on out-of-fold probabilities (what to expect on unseen text)
     def flag(t_rule: float, t_no_rule: float) -> np.ndarray:
-        return np.where(evidence, oof["ge_high"] >= t_rule, oof["ge_high"] >= t_no_rule)
+        return _message_high(message, evidence, {"ge_high": t_rule, "ge_high_no_rule": t_no_rule})
 
     points = []
     for target in OPERATING_POINTS:
