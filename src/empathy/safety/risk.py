@@ -1257,6 +1257,11 @@ class RiskDetector:
             coef, intercept = self.message_head
             message = _sigmoid(message_features(heads["ge_high"], doc, len(texts), evidence) @ coef + intercept)
             high = _message_high(message, evidence, self.thresholds)
+            # each window scored as if it were a message of its own: the windows behind a high decision
+            z = _logit(heads["ge_high"])
+            window_evidence = np.array([bool(w.matches) for w in wins])
+            alone = _message_high(_sigmoid(z * coef[:3].sum() + window_evidence * coef[4] + intercept), window_evidence,
+                                  self.thresholds)
         out = []
         for d, text in enumerate(texts):
             idx = by_doc.get(d, [])
@@ -1267,9 +1272,7 @@ class RiskDetector:
             floor = any(wins[i].rule_level == 4 for i in idx)   # an undiscounted act in progress: never below high
             if high[d] or floor:
                 level = 4 if high[d] and max(heads["imminent"][i] for i in idx) >= self.thresholds["imminent"] else 3
-                # the windows behind the decision: the riskiest, and any that would pass the threshold alone
-                t = self.thresholds["ge_high"] if evidence[d] else self.thresholds["ge_high_no_rule"]
-                top = [i for i in idx if i == riskiest or heads["ge_high"][i] >= t or wins[i].rule_level == 4]
+                top = [i for i in idx if i == riskiest or alone[i] or wins[i].rule_level == 4]
             else:
                 level = int(max(below[i] for i in idx))
                 top = [i for i in idx if below[i] == level]
@@ -1615,11 +1618,11 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
 
     Thresholds come from 5-fold out-of-fold predictions over train + val (the test split is never read). The
     message head is fitted on the out-of-fold window probabilities (its own scores out-of-fold again, over the
-    messages), and the high thresholds on its scores are the pair that keeps out-of-fold recall of high/imminent at `recall_target` with the
-    fewest false alarms (the model also lists the pair, and its out-of-fold rates, for OPERATING_POINTS, so a
-    clinical team can see what another operating point costs before retraining with it), the others
-    maximise F1. The final heads are then refit on all of train + val. Counsel-chat questions of its *train* split
-    are added (weight 0.5) when the file is found: at their level in data/safety/counsel_chat_annotations.jsonl,
+    messages), and the high thresholds on its scores are the pair that keeps out-of-fold recall of high/imminent
+    at `recall_target` with the fewest false alarms (the model also lists the pair, and its out-of-fold rates,
+    for OPERATING_POINTS, so a clinical team can see what another operating point costs before retraining with
+    it); the others maximise F1. The final heads are then refit on all of train + val. Counsel-chat questions of
+    its *train* split are added (weight 0.5) when the file is found: at their level in data/safety/counsel_chat_annotations.jsonl,
     or, without an annotation, the ordinary topics as weak negatives; the model records whether it was used, and
     the sha256 of the file and of the annotations. Deterministic: fixed folds, lbfgs, no sampling.
     """
