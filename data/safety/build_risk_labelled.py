@@ -31,8 +31,11 @@ edited:
   development posts from four more (r14_dev_*.txt).
 - round 15: a test split (r15_test_r.txt: 220 counselling-website posts; r15_test_s.txt: 217 short messages, 13
   dropped before any evaluation as near repeats of development text; two blind writers, committed before it was
-  first read), evaluated once, now development; and 1,598 development messages from four more (r15_dev_*.txt: long posts told with
-  strong feeling, and everyday messages with the surface of a crisis).
+  first read), evaluated once, now development; and 1,598 development messages from four more
+  (r15_dev_*.txt: long posts told with strong feeling, and everyday messages with the surface of a crisis).
+- round 16: the current test split (r16_test_x.txt: 220 counselling-website posts; r16_test_y.txt: 208 short
+  messages, 11 dropped before any evaluation as near repeats of development text; two blind writers, committed
+  before it was first read).
 
 A test sentence whose word set overlaps a development sentence's by a Jaccard index of 0.75 or more makes the
 build fail (`near_repeats`): independent writers converge on sentences, and a near repeat would measure memory,

@@ -187,6 +187,8 @@ def test_retraining_reproduces_the_packaged_model(detector, tmp_path):
     # ge_moderate)
     for head in risk.HEADS:
         np.testing.assert_allclose(retrained["heads"][head]["coef"], packaged["heads"][head]["coef"], atol=4e-3)
+    # the message head is fitted on out-of-fold window probabilities, which carry those float bits with them
+    np.testing.assert_allclose(retrained["message_head"]["coef"], packaged["message_head"]["coef"], atol=0.05)
     assert retrained["text_features"]["word_ngrams"] == packaged["text_features"]["word_ngrams"]
     # the n-gram vocabularies are the most frequent terms of the training windows, and which window of a long message
     # is kept as its riskiest can flip with those float bits, so a term at the frequency cut can change (seen in the
