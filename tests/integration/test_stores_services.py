@@ -108,19 +108,52 @@ def test_conversation_owned_by_one_subject(conversations):
 
 
 def test_concurrent_exchanges_keep_each_question_next_to_its_answer(conversations):
+    errors = []
+
     def worker(n):
-        for i in range(5):
-            conversations.append_exchange("c1", "alice", f"q{n}-{i}", f"a{n}-{i}", action="reply")
+        try:
+            for i in range(5):
+                conversations.append_exchange("c1", "alice", f"q{n}-{i}", f"a{n}-{i}", action="reply")
+        except Exception as exc:  # surfaced below: a thread's exception would otherwise vanish
+            errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert errors == []
     turns = conversations.conversation("c1")
     assert [t.seq for t in turns] == list(range(40))
     assert all(q.content[1:] == a.content[1:] and (q.role, a.role) == ("user", "assistant")
                for q, a in zip(turns[::2], turns[1::2]))
+
+
+def test_first_turns_of_a_new_conversation_racing_each_other_are_not_a_conflict(conversations):
+    # the first write of a conversation creates its counter; on MongoDB two such upserts at once both try to
+    # insert it and one fails on the duplicate _id, which is not "another subject owns it" (seen under load in the
+    # full suite); each round starts four threads together on a fresh conversation
+    errors = []
+
+    def worker(cid, barrier):
+        try:
+            barrier.wait()
+            conversations.append_exchange(cid, "alice", "q", "a", action="reply")
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    for round_ in range(15):
+        barrier = threading.Barrier(4)
+        threads = [threading.Thread(target=worker, args=(f"race-{round_}", barrier)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    seqs = {r: [t.seq for t in conversations.conversation(f"race-{r}")] for r in range(15)}
+    assert all(s == list(range(8)) for s in seqs.values()), seqs
+    with pytest.raises(UserError, match="belongs to another subject"):
+        conversations.append_exchange("race-0", "bob", "q", "a", action="reply")
 
 
 def test_concurrent_appends_number_turns_without_gaps(conversations):

@@ -404,7 +404,8 @@ class SqlConversationStore(ConversationStore):
 
 class MongoConversationStore(ConversationStore):
     """MongoDB (SecantusDB in tests): turns in `conversation_turns`, one counter per conversation in
-    `conversations` whose upsert both numbers the turn and pins the conversation to its subject."""
+    `conversations`, created with the conversation's first turn, that numbers the turns and pins the conversation
+    to its subject."""
 
     def __init__(self, url: str, timeout_s: float = CONNECT_TIMEOUT_S):
         self.url = url
@@ -421,15 +422,23 @@ class MongoConversationStore(ConversationStore):
 
         cid, subject = turns[0]["conversation_id"], turns[0]["subject"]
         with self._m.guard():
-            try:
-                # Filtering on the subject too: an id owned by someone else makes the upsert collide on _id.
-                head = self.heads.find_one_and_update(
-                    {"_id": cid, "subject": subject},
-                    {"$inc": {"next_seq": len(turns)}, "$setOnInsert": {"started_at": turns[0]["at"]},
-                     "$set": {"last_at": turns[-1]["at"]}},
-                    upsert=True, return_document=ReturnDocument.AFTER)
-            except self._m.errors.DuplicateKeyError:
-                raise self._conflict(cid, subject) from None
+            # The counter is created apart from the increment: two first turns of a new conversation racing each
+            # other in one upsert both try to insert it (on MongoDB one fails on the duplicate _id, which would
+            # read as "another subject"; SecantusDB may return nothing after incrementing, leaving a gap). The
+            # filter holds the subject, so an id owned by someone else finds no counter even once one exists.
+            bump = {"$inc": {"next_seq": len(turns)}, "$set": {"last_at": turns[-1]["at"]}}
+            head = self.heads.find_one_and_update({"_id": cid, "subject": subject}, bump,
+                                                  return_document=ReturnDocument.AFTER)
+            if head is None:
+                try:
+                    self.heads.insert_one({"_id": cid, "subject": subject, "next_seq": 0,
+                                           "started_at": turns[0]["at"]})
+                except self._m.errors.DuplicateKeyError:
+                    pass            # created meanwhile, by a racing first turn or by another subject
+                head = self.heads.find_one_and_update({"_id": cid, "subject": subject}, bump,
+                                                      return_document=ReturnDocument.AFTER)
+            if head is None:
+                raise self._conflict(cid, subject)
             first = head["next_seq"] - len(turns)
             rows = [{"seq": first + i, **fields} for i, fields in enumerate(turns)]
             # insert_many adds _id to the dicts it is given: insert copies
