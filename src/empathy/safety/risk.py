@@ -11,7 +11,7 @@
 Levels: none < low < moderate < high < imminent. `requires_review` is true for
 high and imminent, which is what the clinical review queue keys on.
 
-How a text is scored, in four layers:
+How a text is scored, in five layers:
 
 1. Rules. Per-category regular expressions find direct statements ("kill
    myself"), indirect signs (a plan, a means, a date, goodbyes, giving
@@ -1252,16 +1252,18 @@ class RiskDetector:
         if wins:
             below = _levels_below_high(heads, self.thresholds)
             doc = np.array([w.doc for w in wins])
-            evidence = np.zeros(len(texts), dtype=bool)
-            np.logical_or.at(evidence, doc, np.array([bool(w.matches) for w in wins]))
-            coef, intercept = self.message_head
-            message = _sigmoid(message_features(heads["ge_high"], doc, len(texts), evidence) @ coef + intercept)
-            high = _message_high(message, evidence, self.thresholds)
-            # each window scored as if it were a message of its own: the windows behind a high decision
-            z = _logit(heads["ge_high"])
             window_evidence = np.array([bool(w.matches) for w in wins])
-            alone = _message_high(_sigmoid(z * coef[:3].sum() + window_evidence * coef[4] + intercept), window_evidence,
-                                  self.thresholds)
+            evidence = np.zeros(len(texts), dtype=bool)
+            np.logical_or.at(evidence, doc, window_evidence)
+            coef, intercept = self.message_head
+
+            def message_high(docs: np.ndarray, n_docs: int, ev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                score = _sigmoid(message_features(heads["ge_high"], docs, n_docs, ev) @ coef + intercept)
+                return score, _message_high(score, ev, self.thresholds)
+
+            message, high = message_high(doc, len(texts), evidence)
+            # each window scored as a message of its own: the windows behind a high decision
+            _, alone = message_high(np.arange(len(wins)), len(wins), window_evidence)
         out = []
         for d, text in enumerate(texts):
             idx = by_doc.get(d, [])
@@ -1737,8 +1739,9 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
         keep[[i for _, i in best.values()]] = True
         return keep
 
-    # out-of-fold probabilities for the thresholds
-    oof = {k: np.zeros(n_oof) for k in HEADS}
+    # out-of-fold probabilities for the thresholds: per message for the low, moderate and imminent heads, per
+    # window for the high head (the message head's input)
+    oof = {k: np.zeros(n_oof) for k in HEADS if k != "ge_high"}
     strata = [min(LEVEL_INDEX[r["risk_level"]], 3) for r in dev] + [4 + min(LEVEL_INDEX[lv], 3) for lv in q_levels] \
         + [9] * len(turns)
     folds = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=0).split(np.zeros(n_oof), strata)
@@ -1746,7 +1749,7 @@ def train_detector(labelled_path: str | Path = DEFAULT_DATA, out_path: str | Pat
     for tr_docs, te_docs in folds:
         tr, te = np.isin(doc, tr_docs), np.isin(doc, te_docs)
         p = predict(fit_on(riskiest_instances(tr)), te)
-        for k in HEADS:
+        for k in oof:
             np.maximum.at(oof[k], doc[te], p[k])
         oof_high_windows[te] = p["ge_high"]
     lv = doc_level.copy()
